@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ftgt needs to build, run and test.
+# The package list lives here and nowhere else.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential pkg-config meson ninja-build
+	clang clang-format libclang-rt-14-dev
+	libdpdk-dev dpdk
+	libjansson-dev liburing-dev libisal-dev libssl-dev libnuma-dev
+	libcunit1-dev
+	python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+	exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
