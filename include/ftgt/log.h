@@ -48,28 +48,28 @@ bool ftgt_log_flag_enabled(const char *name);
 /* Calls fn for each registered flag, in name order. */
 void ftgt_log_for_each_flag(void (*fn)(const struct ftgt_log_flag *flag, void *ctx), void *ctx);
 
-#define FTGT_LOG_REGISTER_COMPONENT(NAME)                                                  \
-	struct ftgt_log_flag FTGT_LOG_FLAG_##NAME = {.name = #NAME};                       \
-	__attribute__((constructor)) static void ftgt_log_flag_register_##NAME(void)      \
-	{                                                                                  \
-		ftgt_log_register_flag(&FTGT_LOG_FLAG_##NAME);                             \
+#define FTGT_LOG_REGISTER_COMPONENT(NAME)                                            \
+	struct ftgt_log_flag FTGT_LOG_FLAG_##NAME = {.name = #NAME};                 \
+	__attribute__((constructor)) static void ftgt_log_flag_register_##NAME(void) \
+	{                                                                            \
+		ftgt_log_register_flag(&FTGT_LOG_FLAG_##NAME);                       \
 	}
 
 void ftgt_log(enum ftgt_log_level level, const char *file, int line, const char *func,
-	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void ftgt_vlog(enum ftgt_log_level level, const char *file, int line, const char *func,
-	       const char *fmt, va_list ap);
+               const char *fmt, va_list ap);
 
-#define FTGT_ERRLOG(...) ftgt_log(FTGT_LOG_ERROR, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define FTGT_WARNLOG(...) ftgt_log(FTGT_LOG_WARN, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define FTGT_ERRLOG(...)    ftgt_log(FTGT_LOG_ERROR, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define FTGT_WARNLOG(...)   ftgt_log(FTGT_LOG_WARN, __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define FTGT_NOTICELOG(...) ftgt_log(FTGT_LOG_NOTICE, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define FTGT_INFOLOG(...) ftgt_log(FTGT_LOG_INFO, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define FTGT_DEBUGLOG(NAME, ...)                                                           \
-	do {                                                                               \
-		extern struct ftgt_log_flag FTGT_LOG_FLAG_##NAME;                          \
-		if (__builtin_expect(FTGT_LOG_FLAG_##NAME.enabled, 0)) {                   \
+#define FTGT_INFOLOG(...)   ftgt_log(FTGT_LOG_INFO, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define FTGT_DEBUGLOG(NAME, ...)                                                             \
+	do {                                                                                 \
+		extern struct ftgt_log_flag FTGT_LOG_FLAG_##NAME;                            \
+		if (__builtin_expect(FTGT_LOG_FLAG_##NAME.enabled, 0)) {                     \
 			ftgt_log(FTGT_LOG_DEBUG, __FILE__, __LINE__, __func__, __VA_ARGS__); \
-		}                                                                          \
+		}                                                                            \
 	} while (0)
 
 /*
@@ -85,15 +85,18 @@ struct ftgt_log_ratelimit {
 	uint64_t suppressed;
 	uint64_t window_start_ms;
 };
-#define FTGT_LOG_RATELIMIT_INIT(interval, n) {.interval_ms = (interval), .burst = (n)}
+#define FTGT_LOG_RATELIMIT_INIT(interval, n)            \
+	{                                               \
+		.interval_ms = (interval), .burst = (n) \
+	}
 /* True when a line may be printed now. */
 bool ftgt_log_ratelimit_ok(struct ftgt_log_ratelimit *rl);
 
-#define FTGT_ERRLOG_RL(rl, fmt, ...)                                                       \
-	do {                                                                               \
-		if (ftgt_log_ratelimit_ok(rl)) {                                           \
-			FTGT_ERRLOG(fmt, ##__VA_ARGS__);                                   \
-		}                                                                          \
+#define FTGT_ERRLOG_RL(rl, fmt, ...)                     \
+	do {                                             \
+		if (ftgt_log_ratelimit_ok(rl)) {         \
+			FTGT_ERRLOG(fmt, ##__VA_ARGS__); \
+		}                                        \
 	} while (0)
 
 #endif /* FTGT_LOG_H */

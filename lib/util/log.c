@@ -16,8 +16,8 @@
 #define LOG_LINE_MAX 1024
 
 /* snprintf returns what it wanted to write; clamp the running offset to the buffer. */
-#define FTGT_LOG_MIN_OFF(off, n, size)                                                     \
-	((n) < 0 ? (off) : ((off) + (size_t)(n) >= (size) ? (size) - 1 : (off) + (size_t)(n)))
+#define FTGT_LOG_MIN_OFF(off, n, size) \
+	((n) < 0 ? (off) : ((off) + (size_t)(n) >= (size) ? (size)-1 : (off) + (size_t)(n)))
 
 static enum ftgt_log_level g_log_level = FTGT_LOG_NOTICE;
 static bool g_log_to_stderr = true;
@@ -31,19 +31,13 @@ static struct ftgt_log_flag *g_log_flags;
 static pthread_mutex_t g_log_flags_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const g_level_names[] = {
-	[FTGT_LOG_ERROR] = "error",
-	[FTGT_LOG_WARN] = "warn",
-	[FTGT_LOG_NOTICE] = "notice",
-	[FTGT_LOG_INFO] = "info",
-	[FTGT_LOG_DEBUG] = "debug",
+        [FTGT_LOG_ERROR] = "error", [FTGT_LOG_WARN] = "warn",   [FTGT_LOG_NOTICE] = "notice",
+        [FTGT_LOG_INFO] = "info",   [FTGT_LOG_DEBUG] = "debug",
 };
 
 static const int g_syslog_prio[] = {
-	[FTGT_LOG_ERROR] = LOG_ERR,
-	[FTGT_LOG_WARN] = LOG_WARNING,
-	[FTGT_LOG_NOTICE] = LOG_NOTICE,
-	[FTGT_LOG_INFO] = LOG_INFO,
-	[FTGT_LOG_DEBUG] = LOG_DEBUG,
+        [FTGT_LOG_ERROR] = LOG_ERR, [FTGT_LOG_WARN] = LOG_WARNING, [FTGT_LOG_NOTICE] = LOG_NOTICE,
+        [FTGT_LOG_INFO] = LOG_INFO, [FTGT_LOG_DEBUG] = LOG_DEBUG,
 };
 
 void
@@ -171,8 +165,8 @@ ftgt_log_for_each_flag(void (*fn)(const struct ftgt_log_flag *flag, void *ctx), 
 }
 
 void
-ftgt_vlog(enum ftgt_log_level level, const char *file, int line, const char *func,
-	  const char *fmt, va_list ap)
+ftgt_vlog(enum ftgt_log_level level, const char *file, int line, const char *func, const char *fmt,
+          va_list ap)
 {
 	char buf[LOG_LINE_MAX];
 	struct timespec ts;
@@ -198,15 +192,16 @@ ftgt_vlog(enum ftgt_log_level level, const char *file, int line, const char *fun
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(buf, sizeof(buf), "[%04d-%02d-%02d %02d:%02d:%02d.%06ld] %s: ",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, ts.tv_nsec / 1000, g_level_names[level]);
+	n = snprintf(buf, sizeof(buf),
+	             "[%04d-%02d-%02d %02d:%02d:%02d.%06ld] %s: ", tm.tm_year + 1900, tm.tm_mon + 1,
+	             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000,
+	             g_level_names[level]);
 	off = (size_t)n;
 	if (level == FTGT_LOG_DEBUG && file != NULL) {
 		const char *base = strrchr(file, '/');
 
 		n = snprintf(buf + off, sizeof(buf) - off, "%s:%d:%s: ", base ? base + 1 : file,
-			     line, func);
+		             line, func);
 		off = FTGT_LOG_MIN_OFF(off, n, sizeof(buf));
 	}
 	n = vsnprintf(buf + off, sizeof(buf) - off, fmt, ap);
@@ -229,8 +224,8 @@ ftgt_vlog(enum ftgt_log_level level, const char *file, int line, const char *fun
 }
 
 void
-ftgt_log(enum ftgt_log_level level, const char *file, int line, const char *func,
-	 const char *fmt, ...)
+ftgt_log(enum ftgt_log_level level, const char *file, int line, const char *func, const char *fmt,
+         ...)
 {
 	va_list ap;
 
@@ -256,7 +251,7 @@ ftgt_log_ratelimit_ok(struct ftgt_log_ratelimit *rl)
 	if (now - rl->window_start_ms >= rl->interval_ms) {
 		if (rl->suppressed > 0) {
 			FTGT_WARNLOG("%lu similar log lines suppressed in the last %lu ms",
-				     (unsigned long)rl->suppressed, (unsigned long)rl->interval_ms);
+			             (unsigned long)rl->suppressed, (unsigned long)rl->interval_ms);
 		}
 		rl->window_start_ms = now;
 		rl->printed = 0;

@@ -35,8 +35,8 @@ test_core_mask_list(void)
 static void
 test_core_mask_invalid(void)
 {
-	static const char *bad[] = {"", "0", "0x0", "0xZ", "[", "[]", "[1-0]", "[64]", "1,",
-				    "-1", "[1,,2]", "0x3 ", "[a]", "1-"};
+	static const char *bad[] = {"",     "0",  "0x0", "0xZ",    "[",    "[]",  "[1-0]",
+	                            "[64]", "1,", "-1",  "[1,,2]", "0x3 ", "[a]", "1-"};
 	uint64_t m = 42;
 
 	for (size_t i = 0; i < FTGT_COUNTOF(bad); i++) {
@@ -82,7 +82,7 @@ test_endian(void)
 	CU_ASSERT_EQUAL(ftgt_le32_to_cpu(le), 0x78563412);
 	CU_ASSERT_EQUAL(ftgt_le16_to_cpu(ftgt_cpu_to_le16(0xBEEF)), 0xBEEF);
 	CU_ASSERT_EQUAL(ftgt_be64_to_cpu(ftgt_cpu_to_be64(0x0102030405060708ULL)),
-			0x0102030405060708ULL);
+	                0x0102030405060708ULL);
 }
 
 int
