@@ -14,18 +14,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FTGT_ENV_MAX_CORES 64
+#define FTGT_ENV_MAX_CORES  64
 #define FTGT_ENV_SOCKET_ANY (-1)
-#define FTGT_ENV_CORE_ANY UINT32_MAX
+#define FTGT_ENV_CORE_ANY   UINT32_MAX
 
 struct ftgt_env_opts {
-	const char *name;	/* process name for the EAL (default "ftgt") */
-	const char *core_mask;	/* "0x3", "[0-1]" (default "0x1") */
-	uint32_t main_core;	/* core of the calling thread (default: lowest in mask) */
-	size_t mem_size_mb;	/* memory to reserve up front; 0 = on demand */
-	bool no_huge;		/* force ordinary memory even with hugepages reserved */
-	bool no_pci;		/* do not scan PCI (default true) */
-	bool quiet;		/* EAL logs only errors (default true) */
+	const char *name;      /* process name for the EAL (default "ftgt") */
+	const char *core_mask; /* "0x3", "[0-1]" (default "0x1") */
+	uint32_t main_core;    /* core of the calling thread (default: lowest in mask) */
+	size_t mem_size_mb;    /* memory to reserve up front; 0 = on demand */
+	bool no_huge;          /* force ordinary memory even with hugepages reserved */
+	bool no_pci;           /* do not scan PCI (default true) */
+	bool quiet;            /* EAL logs only errors (default true) */
 };
 
 void ftgt_env_opts_init(struct ftgt_env_opts *opts);
@@ -49,7 +49,7 @@ uint32_t ftgt_env_get_current_core(void);
 uint32_t ftgt_env_get_first_core(void);
 /* The next core of the mask after prev, or FTGT_ENV_CORE_ANY after the last. */
 uint32_t ftgt_env_get_next_core(uint32_t prev);
-#define FTGT_ENV_FOREACH_CORE(i)                                                           \
+#define FTGT_ENV_FOREACH_CORE(i) \
 	for (i = ftgt_env_get_first_core(); i != FTGT_ENV_CORE_ANY; i = ftgt_env_get_next_core(i))
 
 /*
@@ -90,8 +90,8 @@ enum ftgt_ring_flags {
 	FTGT_RING_SP_SC = 1 << 0,
 	FTGT_RING_MP_MC = 1 << 1,
 };
-struct ftgt_ring *ftgt_ring_create(const char *name, size_t count, size_t elem_size,
-				   int flags, int socket_id);
+struct ftgt_ring *ftgt_ring_create(const char *name, size_t count, size_t elem_size, int flags,
+                                   int socket_id);
 void ftgt_ring_free(struct ftgt_ring *ring);
 /* Enqueue up to n elements from objs; returns how many went in (all or none when n==1). */
 size_t ftgt_ring_enqueue(struct ftgt_ring *ring, const void *objs, size_t n);
@@ -107,7 +107,7 @@ size_t ftgt_ring_count(struct ftgt_ring *ring);
 struct ftgt_mempool;
 #define FTGT_MEMPOOL_CACHE_DEFAULT SIZE_MAX
 struct ftgt_mempool *ftgt_mempool_create(const char *name, size_t count, size_t elt_size,
-					 size_t cache_size, int socket_id);
+                                         size_t cache_size, int socket_id);
 void ftgt_mempool_free(struct ftgt_mempool *mp);
 void *ftgt_mempool_get(struct ftgt_mempool *mp);
 /* Get n elements or none: 0 or -ENOMEM. */

@@ -83,9 +83,9 @@ struct ftgt_thread *ftgt_thread_get_by_id(uint64_t id);
 
 /* Busy/idle time and poller counters, kept by the thread itself. */
 struct ftgt_thread_stats {
-	uint64_t busy_tsc;	/* ticks spent in iterations that did work */
-	uint64_t idle_tsc;	/* ticks spent in iterations that did none */
-	uint64_t msgs;		/* messages executed */
+	uint64_t busy_tsc; /* ticks spent in iterations that did work */
+	uint64_t idle_tsc; /* ticks spent in iterations that did none */
+	uint64_t msgs;     /* messages executed */
 };
 /* Copy `thread`'s stats. Call on `thread` itself (others: send it a message). */
 void ftgt_thread_get_stats(const struct ftgt_thread *thread, struct ftgt_thread_stats *stats);
@@ -112,7 +112,7 @@ void ftgt_for_each_thread(ftgt_msg_fn fn, void *ctx, ftgt_msg_fn cpl);
  * at most once per period. NULL on failure. The poller may unregister itself.
  */
 struct ftgt_poller *ftgt_poller_register(ftgt_poller_fn fn, void *ctx, uint64_t period_us,
-					 const char *name);
+                                         const char *name);
 #define FTGT_POLLER_REGISTER(fn, ctx, period_us) ftgt_poller_register(fn, ctx, period_us, #fn)
 /* Unregister and NULL *poller; no-op when *poller is NULL. From the owning thread. */
 void ftgt_poller_unregister(struct ftgt_poller **poller);
@@ -128,7 +128,7 @@ struct ftgt_poller_stats {
 };
 /* Call fn for each poller of the current thread. */
 void ftgt_thread_for_each_poller(void (*fn)(const struct ftgt_poller_stats *stats, void *ctx),
-				 void *ctx);
+                                 void *ctx);
 
 /* ---- io channels -------------------------------------------------------------------- */
 
@@ -144,8 +144,8 @@ typedef void (*ftgt_io_channel_destroy_cb)(void *io_device, void *ctx_buf);
 typedef void (*ftgt_io_device_unregister_cb)(void *io_device);
 
 void ftgt_io_device_register(void *io_device, ftgt_io_channel_create_cb create_cb,
-			     ftgt_io_channel_destroy_cb destroy_cb, uint32_t ctx_size,
-			     const char *name);
+                             ftgt_io_channel_destroy_cb destroy_cb, uint32_t ctx_size,
+                             const char *name);
 /*
  * Unregister: unregister_cb (may be NULL) runs on the calling thread once every
  * channel of the device is destroyed. No new channels may be got after this call.
@@ -170,7 +170,7 @@ struct ftgt_io_channel_iter;
 typedef void (*ftgt_channel_msg)(struct ftgt_io_channel_iter *i);
 typedef void (*ftgt_channel_for_each_cpl)(struct ftgt_io_channel_iter *i, int status);
 void ftgt_for_each_channel(void *io_device, ftgt_channel_msg fn, void *ctx,
-			   ftgt_channel_for_each_cpl cpl);
+                           ftgt_channel_for_each_cpl cpl);
 void *ftgt_io_channel_iter_get_io_device(struct ftgt_io_channel_iter *i);
 struct ftgt_io_channel *ftgt_io_channel_iter_get_channel(struct ftgt_io_channel_iter *i);
 void *ftgt_io_channel_iter_get_ctx(struct ftgt_io_channel_iter *i);
