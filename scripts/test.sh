@@ -26,7 +26,7 @@ step() {
 	fi
 }
 
-rm -f build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+rm -f build/meson-logs/testlog.json build-asan/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json
 
 step "format check" bash scripts/check-format.sh
 
@@ -51,6 +51,13 @@ if [ "$quick" = 0 ]; then
 		step "compile build-asan" ninja -C build-asan || asan_ok=0
 fi
 
+fuzz_ok=0
+if [ "$quick" = 0 ]; then
+	fuzz_ok=1
+	CC=clang step "configure build-fuzz" setup build-fuzz -Dfuzz=true -Dtests=false &&
+		step "compile build-fuzz" ninja -C build-fuzz || fuzz_ok=0
+fi
+
 # UBSan findings fail the test; LSan suppressions only cover DPDK's own start-up.
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
@@ -61,6 +68,10 @@ fi
 if [ "$asan_ok" = 1 ]; then
 	echo "=== unit tests (ASan+UBSan)"
 	meson test -C build-asan --suite unit --print-errorlogs --num-processes 2
+fi
+if [ "$fuzz_ok" = 1 ]; then
+	echo "=== fuzz targets (libFuzzer, brief runs)"
+	meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 2
 fi
 if [ "$build_ok" = 1 ]; then
 	echo "=== all tests"
@@ -75,9 +86,9 @@ fi
 import json, os, sys
 quick, failed_steps = int(sys.argv[1]), int(sys.argv[2])
 passed = failed = skipped = 0
-for d in ("build-asan", "build"):
+for d in ("build-asan", "build-fuzz", "build"):
     log = os.path.join(d, "meson-logs", "testlog.json")
-    if (d == "build-asan" and quick) or not os.path.exists(log):
+    if (d != "build" and quick) or not os.path.exists(log):
         continue
     for line in open(log):
         r = json.loads(line).get("result")

@@ -10,7 +10,7 @@
 
 #include "ftgt/rpc.h"
 #include "ftgt/thread.h"
-#include "../../../../lib/rpc/rpc_internal.h"
+#include "../../../lib/rpc/rpc_internal.h"
 
 /* The socket side is not used: no poller. */
 struct ftgt_poller *
