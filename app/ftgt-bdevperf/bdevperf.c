@@ -432,8 +432,7 @@ add_jobs_for_bdev(struct ftgt_bdev *bdev, struct job ***tail)
 		return -EINVAL;
 	}
 	per = nb / ncores;
-	FTGT_ENV_FOREACH_CORE(core)
-	{
+	FTGT_ENV_FOREACH_CORE (core) {
 		struct job *j = calloc(1, sizeof(*j));
 
 		if (j == NULL) {

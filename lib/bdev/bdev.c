@@ -80,8 +80,7 @@ ftgt_bdev_module_find(const char *name)
 {
 	struct ftgt_bdev_module *m;
 
-	TAILQ_FOREACH(m, &g_modules, link)
-	{
+	TAILQ_FOREACH (m, &g_modules, link) {
 		if (strcmp(m->name, name) == 0) {
 			return m;
 		}
@@ -230,8 +229,7 @@ ftgt_bdev_initialize(ftgt_bdev_init_cb cb_fn, void *cb_arg)
 		rc = -EBUSY;
 		goto out;
 	}
-	TAILQ_FOREACH(m, &g_modules, link)
-	{
+	TAILQ_FOREACH (m, &g_modules, link) {
 		if (m->get_ctx_size != NULL) {
 			sz = m->get_ctx_size();
 			if (sz > 0 && (size_t)sz > ctx_size) {
@@ -257,8 +255,7 @@ ftgt_bdev_initialize(ftgt_bdev_init_cb cb_fn, void *cb_arg)
 	}
 	ftgt_io_device_register(&g_bdev_mgr, mgmt_channel_create, mgmt_channel_destroy,
 	                        sizeof(struct bdev_mgmt_channel), "bdev_mgr");
-	TAILQ_FOREACH(m, &g_modules, link)
-	{
+	TAILQ_FOREACH (m, &g_modules, link) {
 		if (m->module_init != NULL) {
 			rc = m->module_init();
 			if (rc != 0) {
@@ -360,8 +357,7 @@ fini_next_bdev(void *arg)
 
 	/* Newest first: stacked bdevs were registered after their bases. */
 	bdev_lock();
-	TAILQ_FOREACH_REVERSE(in, &g_bdevs, bdev_internal_tailq, link)
-	{
+	TAILQ_FOREACH_REVERSE (in, &g_bdevs, bdev_internal_tailq, link) {
 		pthread_mutex_lock(&in->mutex);
 		if (in->status == BDEV_STATUS_READY) {
 			bdev = in->bdev;
@@ -421,13 +417,11 @@ bdev_get_by_name_locked(const char *name)
 	struct ftgt_bdev_internal *in;
 	struct bdev_alias *a;
 
-	TAILQ_FOREACH(in, &g_bdevs, link)
-	{
+	TAILQ_FOREACH (in, &g_bdevs, link) {
 		if (strcmp(in->bdev->name, name) == 0) {
 			return in->bdev;
 		}
-		TAILQ_FOREACH(a, &in->aliases, link)
-		{
+		TAILQ_FOREACH (a, &in->aliases, link) {
 			if (strcmp(a->name, name) == 0) {
 				return in->bdev;
 			}
@@ -586,8 +580,7 @@ ftgt_bdev_register(struct ftgt_bdev *bdev)
 
 	/* Let stacking modules look at it. */
 	struct ftgt_bdev_module *m;
-	TAILQ_FOREACH(m, &g_modules, link)
-	{
+	TAILQ_FOREACH (m, &g_modules, link) {
 		if (m->examine != NULL && m != bdev->module) {
 			m->examine(bdev);
 		}
@@ -885,8 +878,7 @@ bdev_unregister_here(struct ftgt_bdev *bdev, ftgt_bdev_unregister_cb cb_fn, void
 	in->unregister_cb = cb_fn;
 	in->unregister_arg = cb_arg;
 	in->unregister_thread = ftgt_get_thread();
-	TAILQ_FOREACH(desc, &in->open_descs, link)
-	{
+	TAILQ_FOREACH (desc, &in->open_descs, link) {
 		desc->refs++;
 		in->event_msgs++;
 		if (ftgt_thread_send_msg(desc->thread, desc_event_msg, desc) != 0) {
@@ -1191,8 +1183,7 @@ ftgt_bdev_notify_blockcnt_change(struct ftgt_bdev *bdev, uint64_t blockcnt)
 		return -EBUSY;
 	}
 	bdev->blockcnt = blockcnt;
-	TAILQ_FOREACH(desc, &in->open_descs, link)
-	{
+	TAILQ_FOREACH (desc, &in->open_descs, link) {
 		desc->refs++;
 		in->event_msgs++;
 		if (ftgt_thread_send_msg(desc->thread, desc_resize_msg, desc) != 0) {
@@ -1289,8 +1280,7 @@ ftgt_bdev_for_each_alias(const struct ftgt_bdev *bdev, int (*fn)(const char *ali
 	struct bdev_alias *a;
 
 	bdev_lock();
-	TAILQ_FOREACH(a, &bdev->internal->aliases, link)
-	{
+	TAILQ_FOREACH (a, &bdev->internal->aliases, link) {
 		if (fn(a->name, ctx) != 0) {
 			break;
 		}
@@ -1337,8 +1327,7 @@ ftgt_bdev_alias_del(struct ftgt_bdev *bdev, const char *alias)
 		return -EINVAL;
 	}
 	bdev_lock();
-	TAILQ_FOREACH(a, &bdev->internal->aliases, link)
-	{
+	TAILQ_FOREACH (a, &bdev->internal->aliases, link) {
 		if (strcmp(a->name, alias) == 0) {
 			TAILQ_REMOVE(&bdev->internal->aliases, a, link);
 			bdev_unlock();

@@ -161,8 +161,7 @@ bdev_nomem_retry(struct bdev_channel *ch)
 	}
 	ch->nomem_retrying = true;
 	/* Bounded: each entry is tried at most once per call. */
-	TAILQ_FOREACH(p, &ch->nomem_io, link)
-	{
+	TAILQ_FOREACH (p, &ch->nomem_io, link) {
 		n++;
 	}
 	while (n-- > 0 && (p = TAILQ_FIRST(&ch->nomem_io)) != NULL) {
@@ -499,8 +498,7 @@ bdev_io_is_locked_out(struct bdev_io_priv *p)
 		return false;
 	}
 	root = bdev_io_root(p);
-	TAILQ_FOREACH(r, &p->ch->locked_ranges, link)
-	{
+	TAILQ_FOREACH (r, &p->ch->locked_ranges, link) {
 		if (r->acquired && r->owner != root &&
 		    ranges_overlap(p->io.u.bdev.offset_blocks, p->io.u.bdev.num_blocks, r->offset,
 		                   r->length)) {
@@ -868,15 +866,13 @@ range_conflicts(struct bdev_channel *ch, struct lba_range *r)
 	struct bdev_io_priv *q;
 	struct lba_range *o;
 
-	TAILQ_FOREACH(o, &ch->locked_ranges, link)
-	{
+	TAILQ_FOREACH (o, &ch->locked_ranges, link) {
 		if (o != r && o->acquired &&
 		    ranges_overlap(o->offset, o->length, r->offset, r->length)) {
 			return true;
 		}
 	}
-	TAILQ_FOREACH(q, &ch->io_submitted, ch_link)
-	{
+	TAILQ_FOREACH (q, &ch->io_submitted, ch_link) {
 		if (q != r->owner && type_is_write(q->io.type) &&
 		    q->io.type != FTGT_BDEV_IO_TYPE_COMPARE_AND_WRITE &&
 		    ranges_overlap(q->io.u.bdev.offset_blocks, q->io.u.bdev.num_blocks, r->offset,
@@ -893,8 +889,7 @@ bdev_range_recheck(struct bdev_channel *ch)
 	struct lba_range *r;
 	struct ftgt_io_channel_iter *i;
 
-	TAILQ_FOREACH(r, &ch->locked_ranges, link)
-	{
+	TAILQ_FOREACH (r, &ch->locked_ranges, link) {
 		if (r->pending_iter != NULL && !range_conflicts(ch, r)) {
 			i = r->pending_iter;
 			r->pending_iter = NULL;
@@ -1463,8 +1458,7 @@ ftgt_bdev_abort(struct ftgt_bdev_desc *desc, struct ftgt_io_channel *_ch, void *
 	struct bdev_io_tailq to_fail;
 	bool any = false;
 
-	TAILQ_FOREACH(m, &ch->io_submitted, ch_link)
-	{
+	TAILQ_FOREACH (m, &ch->io_submitted, ch_link) {
 		if (m->cb_arg == bio_cb_arg && m->io.type != FTGT_BDEV_IO_TYPE_ABORT &&
 		    m->io.type != FTGT_BDEV_IO_TYPE_RESET) {
 			any = true;
@@ -1482,8 +1476,7 @@ ftgt_bdev_abort(struct ftgt_bdev_desc *desc, struct ftgt_io_channel *_ch, void *
 	p->abort_ok = 0;
 	p->abort_fail = 0;
 	TAILQ_INIT(&to_fail);
-	TAILQ_FOREACH(m, &ch->io_submitted, ch_link)
-	{
+	TAILQ_FOREACH (m, &ch->io_submitted, ch_link) {
 		if (m->cb_arg != bio_cb_arg || m == p || m->io.type == FTGT_BDEV_IO_TYPE_ABORT ||
 		    m->io.type == FTGT_BDEV_IO_TYPE_RESET || m->abort_req) {
 			continue;

@@ -413,8 +413,8 @@ ftgt_dma_malloc(size_t size, size_t align)
 		 */
 		if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED)) {
 			FTGT_WARNLOG("env: hugepage memory exhausted; using ordinary memory for "
-				     "%zu bytes and later allocations that do not fit\n",
-				     size);
+			             "%zu bytes and later allocations that do not fit\n",
+			             size);
 		}
 	}
 	return dma_malloc_ordinary(size, align);

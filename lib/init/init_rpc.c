@@ -285,8 +285,7 @@ core_mask_str(uint32_t core, char *buf, size_t len)
 	if (core != FTGT_ENV_CORE_ANY && core < 64) {
 		mask = 1ull << core;
 	} else {
-		FTGT_ENV_FOREACH_CORE(i)
-		{
+		FTGT_ENV_FOREACH_CORE (i) {
 			if (i < 64) {
 				mask |= 1ull << i;
 			}
@@ -396,8 +395,7 @@ stats_reactors_result(struct stats_ctx *ctx)
 	json_int_t tcore;
 	size_t i;
 
-	FTGT_ENV_FOREACH_CORE(core)
-	{
+	FTGT_ENV_FOREACH_CORE (core) {
 		memset(&rs, 0, sizeof(rs));
 		ftgt_reactor_get_stats(core, &rs);
 		lw = json_array();

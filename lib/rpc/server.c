@@ -790,8 +790,7 @@ rpc_server_flush(void)
 	if (g_server == NULL) {
 		return;
 	}
-	TAILQ_FOREACH(c, &g_server->conns, link)
-	{
+	TAILQ_FOREACH (c, &g_server->conns, link) {
 		if (rpc_conn_flush(c) != 0) {
 			c->failed = true;
 		}

@@ -62,8 +62,7 @@ io_device_find_locked(void *io_device)
 {
 	struct io_device *dev;
 
-	TAILQ_FOREACH(dev, &g_devices, link)
-	{
+	TAILQ_FOREACH (dev, &g_devices, link) {
 		if (dev->io_device == io_device && !dev->unregistered) {
 			return dev;
 		}
@@ -171,8 +170,7 @@ thread_find_channel(struct ftgt_thread *thread, struct io_device *dev)
 {
 	struct ftgt_io_channel *ch;
 
-	TAILQ_FOREACH(ch, &thread->io_channels, tailq)
-	{
+	TAILQ_FOREACH (ch, &thread->io_channels, tailq) {
 		if (ch->dev == dev) {
 			return ch;
 		}
@@ -476,8 +474,7 @@ io_channel_log_leftovers(struct ftgt_thread *thread)
 {
 	struct ftgt_io_channel *ch;
 
-	TAILQ_FOREACH(ch, &thread->io_channels, tailq)
-	{
+	TAILQ_FOREACH (ch, &thread->io_channels, tailq) {
 		FTGT_WARNLOG("thread %s: io channel of %s still held (ref %u)\n",
 		             ftgt_thread_get_name(thread), ch->dev->name, ch->ref);
 	}

@@ -86,8 +86,7 @@ ftgt_reactors_init(void)
 	if (rc != 0) {
 		return rc;
 	}
-	FTGT_ENV_FOREACH_CORE(core)
-	{
+	FTGT_ENV_FOREACH_CORE (core) {
 		if (core == main_core) {
 			continue;
 		}
@@ -180,8 +179,7 @@ ftgt_reactors_start(void)
 		return;
 	}
 	g_reactors_running = true;
-	FTGT_ENV_FOREACH_CORE(core)
-	{
+	FTGT_ENV_FOREACH_CORE (core) {
 		if (core == main_core || g_reactors[core] == NULL) {
 			continue;
 		}

@@ -54,8 +54,7 @@ ftgt_thread_lib_fini(void)
 	struct ftgt_thread *t;
 
 	pthread_mutex_lock(&g_threads_lock);
-	TAILQ_FOREACH(t, &g_threads, tailq)
-	{
+	TAILQ_FOREACH (t, &g_threads, tailq) {
 		FTGT_WARNLOG("thread %s (id %" PRIu64 ") still exists at lib fini\n", t->name,
 		             t->id);
 	}
@@ -259,8 +258,7 @@ ftgt_thread_get_by_id(uint64_t id)
 	struct ftgt_thread *t;
 
 	pthread_mutex_lock(&g_threads_lock);
-	TAILQ_FOREACH(t, &g_threads, tailq)
-	{
+	TAILQ_FOREACH (t, &g_threads, tailq) {
 		if (t->id == id) {
 			break;
 		}
@@ -276,8 +274,7 @@ thread_get_next_after_id(uint64_t id)
 	struct ftgt_thread *t;
 
 	pthread_mutex_lock(&g_threads_lock);
-	TAILQ_FOREACH(t, &g_threads, tailq)
-	{
+	TAILQ_FOREACH (t, &g_threads, tailq) {
 		if (t->id > id) {
 			break;
 		}
@@ -300,8 +297,7 @@ thread_log_leftovers(struct ftgt_thread *thread)
 	struct ftgt_poller *p;
 
 	for (size_t i = 0; i < FTGT_COUNTOF(lists); i++) {
-		TAILQ_FOREACH(p, lists[i], link)
-		{
+		TAILQ_FOREACH (p, lists[i], link) {
 			if (p->state != POLLER_STATE_UNREGISTERED) {
 				FTGT_WARNLOG("thread %s: poller %s still registered\n",
 				             thread->name, p->name);
@@ -428,8 +424,7 @@ timed_poller_insert(struct ftgt_thread *thread, struct ftgt_poller *poller)
 {
 	struct ftgt_poller *p;
 
-	TAILQ_FOREACH_REVERSE(p, &thread->timed_pollers, poller_list, link)
-	{
+	TAILQ_FOREACH_REVERSE (p, &thread->timed_pollers, poller_list, link) {
 		if (p->next_run_tick <= poller->next_run_tick) {
 			TAILQ_INSERT_AFTER(&thread->timed_pollers, p, poller, link);
 			return;
@@ -546,8 +541,7 @@ thread_sweep_list(struct ftgt_thread *thread, struct poller_list *list)
 {
 	struct ftgt_poller *p, *tmp;
 
-	TAILQ_FOREACH_SAFE(p, list, link, tmp)
-	{
+	TAILQ_FOREACH_SAFE (p, list, link, tmp) {
 		if (p->state == POLLER_STATE_UNREGISTERED) {
 			TAILQ_REMOVE(list, p, link);
 			free(p);
@@ -602,8 +596,7 @@ ftgt_thread_for_each_poller(void (*fn)(const struct ftgt_poller_stats *stats, vo
 	lists[1] = &thread->timed_pollers;
 	lists[2] = &thread->paused_pollers;
 	for (size_t i = 0; i < FTGT_COUNTOF(lists); i++) {
-		TAILQ_FOREACH(p, lists[i], link)
-		{
+		TAILQ_FOREACH (p, lists[i], link) {
 			struct ftgt_poller_stats s = {
 			        .name = p->name,
 			        .period_us = p->period_us,
@@ -670,8 +663,7 @@ ftgt_thread_poll(struct ftgt_thread *thread, uint32_t max_msgs, uint64_t now)
 	 * Active pollers. A fn may register pollers (appended: they may run in this pass),
 	 * and pause or unregister any poller (only marked: `tmp` stays on this list).
 	 */
-	TAILQ_FOREACH_SAFE(p, &thread->active_pollers, link, tmp)
-	{
+	TAILQ_FOREACH_SAFE (p, &thread->active_pollers, link, tmp) {
 		if (p->state == POLLER_STATE_WAITING) {
 			busy |= poller_run(p);
 		}

@@ -142,8 +142,7 @@ ut_submit(struct ftgt_io_channel *_ch, struct ftgt_bdev_io *io)
 		struct ut_io *t = ftgt_bdev_io_get_driver_ctx(io->u.abort.bio_to_abort);
 		struct ut_io *h;
 
-		TAILQ_FOREACH(h, &ch->held, link)
-		{
+		TAILQ_FOREACH (h, &ch->held, link) {
 			if (h == t) {
 				TAILQ_REMOVE(&ch->held, h, link);
 				ch->nheld--;

@@ -131,8 +131,7 @@ test_cores(void)
 	CU_ASSERT(ftgt_env_get_main_core() == 0);
 	CU_ASSERT(ftgt_env_get_first_core() == 0);
 	CU_ASSERT(ftgt_env_get_next_core(0) == FTGT_ENV_CORE_ANY);
-	FTGT_ENV_FOREACH_CORE(i)
-	{
+	FTGT_ENV_FOREACH_CORE (i) {
 		n++;
 	}
 	CU_ASSERT(n == 1);
