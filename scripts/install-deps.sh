@@ -10,6 +10,10 @@ PACKAGES=(
 	libjansson-dev liburing-dev libisal-dev libssl-dev libnuma-dev
 	libcunit1-dev
 	python3
+	# Real peers for the tests: the Linux initiators run in a QEMU guest (test/vm),
+	# whose kernel package is only downloaded, never installed.
+	qemu-system-x86 busybox-static kmod cpio iproute2
+	nvme-cli fio open-iscsi libiscsi-bin
 )
 
 missing=()
