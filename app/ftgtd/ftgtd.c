@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ftgt/env.h"
 #include "ftgt/init.h"
@@ -41,8 +42,9 @@ usage(FILE *f)
 	        "0x1)\n"
 	        "  -r, --rpc-socket PATH   JSON-RPC UNIX socket (default %s)\n"
 	        "  -c, --config FILE       replay this JSON config at start (alias: --json FILE)\n"
-	        "      --default           replay the built-in default config (a 64 MiB RAM disk\n"
-	        "                          Malloc0 with 512-byte blocks, ...)\n"
+	        "      --default           replay the built-in default config: 64 MiB RAM disks\n"
+	        "                          over every front end (127.0.0.1: NVMe/TCP 4420, iSCSI\n"
+	        "                          3260); prints how to connect\n"
 	        "  -s, --mem-size MB       memory to reserve at start, in MiB (or with a K/M/G "
 	        "suffix)\n"
 	        "      --no-huge           do not use hugepages even when reserved\n"
@@ -144,6 +146,38 @@ default_config_filter(void)
 	return json_pack("{s:o}", "subsystems", out_subs);
 }
 
+/* How a Linux host reaches what one replayed config entry exported (nothing for others). */
+static void
+print_connect_hint(const char *method, const json_t *params)
+{
+	const json_t *la, *portals, *p;
+	size_t i;
+
+	if (strcmp(method, "nvmf_subsystem_add_listener") == 0) {
+		la = json_object_get(params, "listen_address");
+		if (strcasecmp(json_string_value(json_object_get(la, "trtype")) ?: "", "TCP") !=
+		    0) {
+			return;
+		}
+		printf("ftgtd: NVMe/TCP: modprobe nvme-tcp && nvme connect -t tcp -a %s -s %s -n "
+		       "%s\n",
+		       json_string_value(json_object_get(la, "traddr")) ?: "?",
+		       json_string_value(json_object_get(la, "trsvcid")) ?: "4420",
+		       json_string_value(json_object_get(params, "nqn")) ?: "?");
+	} else if (strcmp(method, "iscsi_create_portal_group") == 0) {
+		portals = json_object_get(params, "portals");
+		json_array_foreach(portals, i, p)
+		{
+			const char *host = json_string_value(json_object_get(p, "host")) ?: "?";
+			const char *port = json_string_value(json_object_get(p, "port")) ?: "3260";
+
+			printf("ftgtd: iSCSI: iscsiadm -m discovery -t sendtargets -p %s:%s && "
+			       "iscsiadm -m node -p %s:%s --login\n",
+			       host, port, host, port);
+		}
+	}
+}
+
 static void
 ftgtd_started(void *ctx)
 {
@@ -169,6 +203,14 @@ ftgtd_started(void *ctx)
 		}
 		if (n == 0) {
 			printf("ftgtd: default config: nothing to create in this build\n");
+		}
+		json_array_foreach(json_object_get(d->default_config, "subsystems"), i, sub)
+		{
+			json_array_foreach(json_object_get(sub, "config"), j, e)
+			{
+				print_connect_hint(json_string_value(json_object_get(e, "method")),
+				                   json_object_get(e, "params"));
+			}
 		}
 		printf("ftgtd: connect with: ftgtctl -s %s save_config   (or SPDK's rpc.py -s "
 		       "%s)\n",

@@ -49,7 +49,7 @@ static struct {
 } g_app;
 
 /* Written by signal handlers and other threads; read on the app thread. */
-static volatile sig_atomic_t g_signal_count;
+static sig_atomic_t g_signal_count; /* __atomic_* only */
 static volatile sig_atomic_t g_signal_last;
 static int g_shutdown_calls;
 static bool g_shutting_down;
@@ -171,7 +171,12 @@ ftgt_app_shutdown(void)
 static void
 app_signal_handler(int sig)
 {
-	if (g_signal_count++ > 0) {
+	/*
+	 * Atomic: SIGINT and SIGTERM may land on two reactors at the same time; a plain ++
+	 * could let both see 0 and the second signal would not force the exit.
+	 */
+	g_signal_last = sig; /* before the count: the poller reads it once the count is set */
+	if (__atomic_fetch_add(&g_signal_count, 1, __ATOMIC_SEQ_CST) > 0) {
 		/* Only async-signal-safe calls here. */
 		static const char msg[] = "ftgt: second signal: exiting now\n";
 		ssize_t rc = write(STDERR_FILENO, msg, sizeof(msg) - 1);
@@ -179,13 +184,13 @@ app_signal_handler(int sig)
 		(void)rc;
 		_exit(1);
 	}
-	g_signal_last = sig;
 }
 
 static int
 app_signal_poll(void *ctx)
 {
-	if (g_signal_count == 0 || g_app.state == APP_STOPPING || g_app.stop_requested) {
+	if (__atomic_load_n(&g_signal_count, __ATOMIC_ACQUIRE) == 0 ||
+	    g_app.state == APP_STOPPING || g_app.stop_requested) {
 		return FTGT_POLLER_IDLE;
 	}
 	FTGT_NOTICELOG("app: received %s\n", strsignal(g_signal_last));
@@ -317,7 +322,7 @@ ftgt_app_start(const struct ftgt_app_opts *opts, ftgt_app_start_fn start_fn, voi
 	g_app.start_ctx = ctx;
 	g_shutdown_calls = 0;
 	g_shutting_down = false;
-	g_signal_count = 0;
+	__atomic_store_n(&g_signal_count, 0, __ATOMIC_RELEASE);
 	app_signals_setup();
 
 	ftgt_env_opts_init(&env_opts);

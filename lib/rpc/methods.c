@@ -175,6 +175,76 @@ rpc_request_free(struct ftgt_rpc_request *req)
 	free(req);
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it is not one. */
+static size_t
+rpc_utf8_seq_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+
+	if (s[0] < 0x80) {
+		return 1;
+	} else if ((s[0] & 0xe0) == 0xc0 && s[0] >= 0xc2) {
+		len = 2;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+	} else if ((s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+	} else {
+		return 0;
+	}
+	if (len > n) {
+		return 0;
+	}
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80) {
+			return 0;
+		}
+	}
+	return len;
+}
+
+/*
+ * The error message as a JSON string, always. A message formatted into a fixed buffer
+ * can end in the middle of a multi-byte character (a long parameter name or method
+ * echoed back), which jansson refuses: an answer without "message" breaks JSON-RPC
+ * clients. Bytes that are not UTF-8 become '?'.
+ */
+static json_t *
+rpc_json_message(const char *msg)
+{
+	json_t *s = json_string(msg);
+	unsigned char *copy;
+	size_t i, n, len;
+
+	if (s != NULL) {
+		return s;
+	}
+	copy = (unsigned char *)strdup(msg);
+	if (copy == NULL) {
+		return NULL;
+	}
+	n = strlen(msg);
+	for (i = 0; i < n; i += len) {
+		len = rpc_utf8_seq_len(copy + i, n - i);
+		if (len == 0) {
+			copy[i] = '?';
+			len = 1;
+		}
+	}
+	s = json_string((char *)copy);
+	if (s == NULL) {
+		/* Overlong forms, surrogates: keep only ASCII. */
+		for (i = 0; i < n; i++) {
+			if (copy[i] >= 0x80) {
+				copy[i] = '?';
+			}
+		}
+		s = json_string((char *)copy);
+	}
+	free(copy);
+	return s;
+}
+
 /* result stolen; on error result is NULL and code/msg describe it. */
 static void
 rpc_request_finish(struct ftgt_rpc_request *req, json_t *result, int code, const char *msg)
@@ -204,7 +274,7 @@ rpc_request_finish(struct ftgt_rpc_request *req, json_t *result, int code, const
 			} else {
 				err = json_object();
 				json_object_set_new(err, "code", json_integer(code));
-				json_object_set_new(err, "message", json_string(msg));
+				json_object_set_new(err, "message", rpc_json_message(msg));
 				json_object_set_new(resp, "error", err);
 			}
 		}

@@ -357,21 +357,10 @@ for_each_channel_finish(struct ftgt_io_channel_iter *i)
 static void
 for_each_channel_next(struct ftgt_io_channel_iter *i)
 {
-	struct ftgt_thread *t;
-	int rc;
-
-	while ((t = thread_get_next_after_id(i->cur_id)) != NULL) {
-		i->cur_id = ftgt_thread_get_id(t);
-		rc = ftgt_thread_send_msg(t, for_each_channel_visit, i);
-		if (rc == 0) {
-			return;
-		}
-		if (rc != -EIO) {
-			FTGT_ERRLOG("for_each_channel: thread %s skipped: %s\n",
-			            ftgt_thread_get_name(t), strerror(-rc));
-		}
+	if (thread_send_msg_to_next(&i->cur_id, for_each_channel_visit, i, "for_each_channel") !=
+	    0) {
+		for_each_channel_finish(i);
 	}
-	for_each_channel_finish(i);
 }
 
 static void

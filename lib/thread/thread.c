@@ -143,6 +143,10 @@ ftgt_thread_destroy(struct ftgt_thread *thread)
 	    (thread->poller_count != 0 || !TAILQ_EMPTY(&thread->io_channels))) {
 		FTGT_WARNLOG("thread %s destroyed before it exited\n", thread->name);
 		thread_log_leftovers(thread);
+	} else if (ftgt_ring_count(thread->msgs) != 0) {
+		/* Sent while it was becoming exited (see ftgt_thread_send_msg): never run. */
+		FTGT_WARNLOG("thread %s: %zu messages sent as it exited were not run\n",
+		             thread->name, ftgt_ring_count(thread->msgs));
 	}
 	pthread_mutex_lock(&g_threads_lock);
 	TAILQ_REMOVE(&g_threads, thread, tailq);
@@ -267,20 +271,38 @@ ftgt_thread_get_by_id(uint64_t id)
 	return t;
 }
 
-/* The live thread with the smallest id above `id` (ids only grow), or NULL. */
-struct ftgt_thread *
-thread_get_next_after_id(uint64_t id)
+/*
+ * Send fn(ctx) to the live thread with the smallest id above *cur_id (ids only grow),
+ * skipping threads that refuse it (exited; ring full, logged), and set *cur_id to the
+ * id of the one that took it. 0, or -ENOENT when no thread after *cur_id took it.
+ *
+ * The lookup and the send happen under g_threads_lock: a thread is taken off the list
+ * (under that lock) before ftgt_thread_destroy() frees it, so the thread we send to
+ * cannot be freed between finding it and writing to its ring.
+ */
+int
+thread_send_msg_to_next(uint64_t *cur_id, ftgt_msg_fn fn, void *ctx, const char *what)
 {
 	struct ftgt_thread *t;
+	int rc = -ENOENT;
 
 	pthread_mutex_lock(&g_threads_lock);
 	TAILQ_FOREACH (t, &g_threads, tailq) {
-		if (t->id > id) {
+		if (t->id <= *cur_id) {
+			continue;
+		}
+		*cur_id = t->id;
+		rc = ftgt_thread_send_msg(t, fn, ctx);
+		if (rc == 0) {
 			break;
 		}
+		if (rc != -EIO) {
+			FTGT_ERRLOG("%s: thread %s skipped: %s\n", what, t->name, strerror(-rc));
+		}
+		rc = -ENOENT;
 	}
 	pthread_mutex_unlock(&g_threads_lock);
-	return t;
+	return rc;
 }
 
 void
@@ -350,19 +372,10 @@ for_each_thread_done(void *arg)
 static void
 for_each_thread_next(struct for_each_thread_ctx *c)
 {
-	struct ftgt_thread *t;
 	int rc;
 
-	while ((t = thread_get_next_after_id(c->cur_id)) != NULL) {
-		c->cur_id = t->id;
-		rc = ftgt_thread_send_msg(t, for_each_thread_visit, c);
-		if (rc == 0) {
-			return;
-		}
-		if (rc != -EIO) {
-			FTGT_ERRLOG("for_each_thread: thread %s skipped: %s\n", t->name,
-			            strerror(-rc));
-		}
+	if (thread_send_msg_to_next(&c->cur_id, for_each_thread_visit, c, "for_each_thread") == 0) {
+		return;
 	}
 	rc = ftgt_thread_send_msg(c->orig, for_each_thread_done, c);
 	if (rc != 0) {

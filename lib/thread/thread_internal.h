@@ -84,7 +84,7 @@ struct ftgt_thread {
 };
 
 /* thread.c */
-struct ftgt_thread *thread_get_next_after_id(uint64_t id);
+int thread_send_msg_to_next(uint64_t *cur_id, ftgt_msg_fn fn, void *ctx, const char *what);
 void thread_log_leftovers(struct ftgt_thread *thread);
 
 /* io_channel.c */

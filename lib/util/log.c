@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ftgt/log.h"
+#include "ftgt/util.h"
 
 #define LOG_LINE_MAX 1024
 
@@ -182,8 +183,13 @@ ftgt_vlog(enum ftgt_log_level level, const char *file, int line, const char *fun
 		va_list ap2;
 
 		va_copy(ap2, ap);
-		vsnprintf(buf, sizeof(buf), fmt, ap2);
+		n = vsnprintf(buf, sizeof(buf), fmt, ap2);
 		va_end(ap2);
+		/* syslog adds its own line end: drop ours, or readers see an empty line. */
+		off = n < 0 ? 0 : FTGT_MIN((size_t)n, sizeof(buf) - 1);
+		while (off > 0 && buf[off - 1] == '\n') {
+			buf[--off] = '\0';
+		}
 		syslog(g_syslog_prio[level], "%s", buf);
 	}
 	if (!g_log_to_stderr) {

@@ -37,6 +37,31 @@ def ftgtd_path():
     return os.path.join(build, "app", "ftgtd", "ftgtd")
 
 
+def is_sanitized(path):
+    """True when the program at path was built with AddressSanitizer."""
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+def asan_ftgtd_path():
+    """The ftgtd of the sanitizer (ASan+UBSan) build, or None: this build's own when it
+    is one, else $FTGT_ASAN_BUILD_DIR, else the sibling tree '<build dir>-asan' (the
+    test command builds 'build' and 'build-asan' side by side)."""
+    if is_sanitized(ftgtd_path()):
+        return ftgtd_path()
+    build = os.environ.get("FTGT_BUILD_DIR", os.path.join(SRC_ROOT, "build"))
+    dirs = [os.environ.get("FTGT_ASAN_BUILD_DIR"), os.path.normpath(build) + "-asan"]
+    for d in dirs:
+        if d:
+            p = os.path.join(d, "app", "ftgtd", "ftgtd")
+            if os.access(p, os.X_OK) and is_sanitized(p):
+                return p
+    return None
+
+
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
@@ -137,13 +162,23 @@ class Daemon:
     ready line), always killed on exit."""
 
     def __init__(self, args=(), cpumask="0x1", sock=None, config=None, wait=True,
-                 start_timeout=30.0, env=None, check_exit=True):
+                 start_timeout=30.0, env=None, check_exit=True, binary=None, netns=False):
         """args: extra ftgtd options. check_exit: on a normal exit from the with-block,
-        fail unless the SIGTERM shutdown returned 0 and stderr has no sanitizer report."""
+        fail unless the SIGTERM shutdown returned 0 and stderr has no sanitizer report.
+        binary: another ftgtd (e.g. asan_ftgtd_path()). netns: run it in a network
+        namespace of its own (loopback only; root), so fixed ports such as --default's
+        4420 and 3260 never collide with another test or program."""
+        if netns and (os.geteuid() != 0 or not shutil.which("unshare") or
+                      not shutil.which("ip")):
+            raise Skip("needs root, unshare and ip for a private network namespace")
         self.check_exit = check_exit
         self.tmpdir = tempfile.mkdtemp(prefix="ftgt-test-")
         self.sock = sock or os.path.join(self.tmpdir, "ftgt.sock")
-        self.args = [ftgtd_path(), "-m", cpumask, "-r", self.sock]
+        self.args = [binary or ftgtd_path(), "-m", cpumask, "-r", self.sock]
+        if netns:
+            # unshare and sh exec in place: the pid stays ftgtd's, signals reach it.
+            self.args = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"'
+                         ] + self.args
         if config is not None:
             self.args += ["-c", config]
         self.args += list(args)

@@ -14,8 +14,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ftgt_test import (SANITIZER_MARKERS, Daemon, RpcError, Skip, run,  # noqa: E402
-                       run_tests, test)
+from ftgt_test import (SANITIZER_MARKERS, Daemon, RpcError, Skip,  # noqa: E402
+                       asan_ftgtd_path, is_sanitized, run, run_tests, test)
 
 BUILTIN_METHODS = [
     "app_shutdown", "framework_get_config", "framework_get_reactors",
@@ -40,6 +40,7 @@ def run_failing(args, timeout=30.0):
     try:
         d.start()
         rc = d.wait_exit(timeout)
+        assert not os.path.exists(d.sock), "socket file left behind by a failed start"
         return rc, d.stdout, d.stderr, d.proc.pid
     finally:
         d.kill()
@@ -127,6 +128,18 @@ def sigint_and_rpc_shutdowns_exit_0():
     with Daemon() as d:
         expect_rpc_error(lambda: d.rpc("spdk_kill_instance", sig_name="SIGFOO"), -32602,
                          "sig_name")
+
+
+@test
+def second_signal_forces_exit():
+    # Two different signals cannot merge into one pending signal: the second one lands
+    # while the first one's shutdown runs, and must end the process at once, status 1.
+    with Daemon(check_exit=False) as d:
+        d.send_signal(signal.SIGINT)
+        d.send_signal(signal.SIGTERM)
+        rc = d.wait_exit(timeout=2.0)
+        assert rc == 1, "exit code %s:\n%s" % (rc, d.stderr)
+        assert "second signal: exiting now" in d.stderr, d.stderr
 
 
 @test
@@ -365,13 +378,25 @@ def default_config_and_options():
     assert rc != 0
     rc, out, err = run(["-m", "0xzz", "-r", "/tmp/ftgt-test-never.sock"])
     assert rc != 0 and err, (rc, err)
-    with Daemon(args=["--default", "-L", "rpc", "-e", "0xffff", "--no-huge"]) as d:
+    with Daemon(args=["--default", "-L", "rpc", "-e", "0xffff", "--no-huge"],
+                netns=True) as d:
         assert "ftgtd: connect with:" in d.stdout, d.stdout
         assert d.rpc("log_get_flags")["rpc"] is True
-        if "bdev_malloc_create" in d.rpc("rpc_get_methods"):
+        methods = d.rpc("rpc_get_methods")
+        if "bdev_malloc_create" in methods:
             assert "bdev_malloc_create" in d.stdout
             cfg = d.rpc("save_config")
             assert "Malloc0" in json.dumps(cfg), cfg
+        # Every front end this build has exports a RAM disk, with a connect line.
+        if "nvmf_subsystem_add_listener" in methods:
+            assert ("nvme connect -t tcp -a 127.0.0.1 -s 4420 -n nqn.2016-06.io.ftgt:malloc0"
+                    in d.stdout), d.stdout
+            subs = d.rpc("nvmf_get_subsystems")
+            assert any(s["nqn"] == "nqn.2016-06.io.ftgt:malloc0" for s in subs), subs
+        if "iscsi_create_target_node" in methods:
+            assert "iscsiadm -m discovery -t sendtargets -p 127.0.0.1:3260" in d.stdout
+            nodes = d.rpc("iscsi_get_target_nodes")
+            assert any(n["name"].endswith(":malloc1") for n in nodes), nodes
 
 
 @test
@@ -430,6 +455,168 @@ def client_gone_mid_request_and_half_close():
         assert json.loads(data)["id"] == 1
         assert d.rpc("framework_wait_init") is True
         assert d.stop() == 0, d.stderr
+
+
+def _asan_env():
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
+           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
+    supp = os.path.join(top, "test", "unit", "lsan.supp")
+    if os.path.exists(supp):
+        env["LSAN_OPTIONS"] = "suppressions=%s:print_suppressions=0" % supp
+    return env
+
+
+@test
+def asan_daemon_shuts_down_clean():
+    """The sanitizer build's ftgtd, after a session that exercises the RPC server
+    (batches, split and large requests, clients gone mid-request, a parse error,
+    config save and replay): SIGTERM exits 0 within 2 s (slack for ASan: 10 s) and
+    LeakSanitizer, ASan and UBSan report nothing."""
+    path = asan_ftgtd_path()
+    if path is None:
+        raise Skip("no sanitizer build of ftgtd (a build-asan tree next to this one, or "
+                   "$FTGT_ASAN_BUILD_DIR)")
+    with Daemon(binary=path, cpumask="0x3", env=_asan_env(), check_exit=False,
+                args=["--default"], netns=True) as d:
+        assert len(d.rpc("framework_get_reactors")["reactors"]) == 2
+        with d.client() as c:
+            c.send([{"jsonrpc": "2.0", "id": i, "method": m} for i, m in
+                    enumerate(["thread_get_stats", "thread_get_pollers", "no_such_method",
+                               "framework_get_subsystems"])])
+            assert len(c.read_response()) == 4
+            big = {"jsonrpc": "2.0", "id": 7, "method": "rpc_get_methods",
+                   "params": {"include_aliases": True}, "pad": "x" * (200 * 1024)}
+            raw = json.dumps(big).encode()
+            for i in range(0, len(raw), 1000):
+                c.send_raw(raw[i:i + 1000])
+            assert c.read_response()["id"] == 7
+        for _ in range(5):  # gone with answers still to write
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(d.sock)
+            s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"framework_get_reactors"}'
+                      b'{"jsonrpc":"2.0","id":2,"method":"save_config"}')
+            s.close()
+        with d.client() as c:
+            c.send_raw(b'{"jsonrpc":"2.0","id":1,"method":}')
+            assert c.read_response()["error"]["code"] == -32700
+        saved = d.rpc("save_config")
+        expect_rpc_error(lambda: d.rpc("load_config", {"subsystems": [
+            {"subsystem": "no_such", "config": []}]}), -32602, "no_such")
+        idle = d.client()  # connected at shutdown: must not leak
+        start = time.monotonic()
+        d.send_signal(signal.SIGTERM)
+        rc = d.wait_exit(timeout=10.0)
+        elapsed = time.monotonic() - start
+        idle.close()
+        err = d.stderr
+        assert rc == 0, "exit code %s after %.2f s:\n%s" % (rc, elapsed, err)
+        for m in SANITIZER_MARKERS:
+            assert m not in err, err
+        assert saved["subsystems"] is not None
+    # And a start that fails on a bad config leaks nothing either.
+    with Daemon(binary=path, env=_asan_env(), wait=False, check_exit=False,
+                args=["-c", "/nonexistent/ftgt-config.json"]) as d:
+        rc = d.wait_exit(timeout=20.0)
+        assert rc == 1, (rc, d.stderr)
+        for m in SANITIZER_MARKERS:
+            assert m not in d.stderr, d.stderr
+
+
+@test
+def spdk_rpc_py_compat():
+    """SPDK's own scripts/rpc.py (from an SPDK tree in $SPDK_DIR) drives ftgtd."""
+    import subprocess
+    spdk = os.environ.get("SPDK_DIR")
+    if not spdk or not os.path.exists(os.path.join(spdk, "scripts", "rpc.py")):
+        raise Skip("set SPDK_DIR to a copy of SPDK (scripts/rpc.py, python/spdk)")
+    env = dict(os.environ, PYTHONPATH=os.path.join(spdk, "python"))
+    with Daemon(cpumask="0x3") as d:
+        def rpc_py(*args):
+            p = subprocess.run([sys.executable, os.path.join(spdk, "scripts", "rpc.py"),
+                                "-s", d.sock, "-t", "10"] + list(args),
+                               capture_output=True, timeout=30, env=env,
+                               stdin=subprocess.DEVNULL)
+            assert p.returncode == 0, (args, p.stdout, p.stderr)
+            return json.loads(p.stdout) if p.stdout.strip() else None
+        methods = rpc_py("rpc_get_methods")
+        assert methods == d.rpc("rpc_get_methods")
+        reactors = rpc_py("framework_get_reactors")
+        assert [r["lcore"] for r in reactors["reactors"]] == [0, 1], reactors
+        assert rpc_py("save_config") == d.rpc("save_config")
+
+
+SYSLOG_SCRIPT = r"""
+set -e
+# A private mount namespace: a fresh /dev with a few nodes and our own /dev/log.
+mount -t tmpfs tmpfs /dev
+mknod -m 666 /dev/null c 1 3
+mknod -m 666 /dev/zero c 1 5
+mknod -m 666 /dev/urandom c 1 9
+exec "$@"
+"""
+
+
+@test
+def syslog_output():
+    """--syslog: lines reach syslog (facility daemon, ident ftgtd, the right priority,
+    no trailing newline) and still reach stderr."""
+    import shutil
+    import subprocess
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        raise Skip("needs root and unshare (a private /dev/log in a mount namespace)")
+    listener = r"""
+import json, os, socket, subprocess, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+s.settimeout(0.2)
+tmp = sys.argv[1]
+err = open(os.path.join(tmp, "stderr"), "wb")
+p = subprocess.Popen([sys.argv[2], "--syslog", "--log-level", "info", "-r",
+                      os.path.join(tmp, "sock")], stdout=subprocess.DEVNULL, stderr=err)
+lines, deadline, signalled = [], time.monotonic() + 20, False
+while time.monotonic() < deadline:
+    try:
+        lines.append(s.recv(8192).decode(errors="replace"))
+    except socket.timeout:
+        pass
+    if not signalled and any("listening on" in l for l in lines):
+        p.terminate()
+        signalled = True
+    if p.poll() is not None and signalled:
+        break
+if p.poll() is None:
+    p.kill()
+rc = p.wait()
+open(os.path.join(tmp, "syslog"), "w").write(json.dumps(lines))
+sys.exit(rc)
+"""
+    from ftgt_test import ftgtd_path
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="ftgt-syslog-")
+    try:
+        script = os.path.join(tmp, "listen.py")
+        with open(script, "w") as f:
+            f.write(listener)
+        p = subprocess.run(["unshare", "-m", "--propagation", "private", "bash", "-c",
+                            SYSLOG_SCRIPT, "bash", sys.executable, script, tmp,
+                            ftgtd_path()], capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        if p.returncode != 0 and b"unshare failed" in p.stderr:
+            raise Skip("unshare -m not permitted here: %s" % p.stderr.decode().strip())
+        assert p.returncode == 0, (p.returncode, p.stderr)
+        with open(os.path.join(tmp, "syslog")) as f:
+            msgs = json.load(f)
+        with open(os.path.join(tmp, "stderr")) as f:
+            err = f.read()
+        # <30> = facility daemon (3) * 8 + info (6); <29>: notice (5).
+        assert any(m.startswith("<30>") and "ftgtd[" in m and "rpc: listening on" in m
+                   for m in msgs), msgs
+        assert any(m.startswith("<29>") and "app: shutting down" in m for m in msgs), msgs
+        assert not any(m.endswith("\n") for m in msgs), msgs
+        assert "rpc: listening on" in err and "shutting down" in err, err
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -295,20 +295,30 @@ def params_json():
 @test
 def string_array_repeats():
     # A declared string_array param: find one in the schema, else skip.
+    # The method's other required params get placeholder values, so only the repeated
+    # option is under test.
+    placeholder = {"bool": True, "int32": 1, "uint32": 1, "uint64": 1, "string": "x",
+                   "string_array": ["x"], "object": {}, "array": []}
     schema = {}
-    for path in glob.glob(os.path.join(SRC_ROOT, "schema", "rpc", "*.json")):
+    for path in sorted(glob.glob(os.path.join(SRC_ROOT, "schema", "rpc", "*.json"))):
         with open(path) as f:
             for m in json.load(f)["methods"]:
                 for p in m["params"]:
-                    if p["type"] == "string_array":
-                        schema = {"method": m["name"], "param": p["name"]}
+                    if p["type"] == "string_array" and not schema:
+                        others = {q["name"]: placeholder.get(q["type"], "x")
+                                  for q in m["params"]
+                                  if q.get("required") and q["name"] != p["name"]}
+                        schema = {"method": m["name"], "param": p["name"], "others": others}
     if not schema:
         raise Skip("no string_array param in the schema")
     opt = "--" + schema["param"].replace("_", "-")
-    rc, out, err = ctl("-s", FAKE.path, "--json", schema["method"], "--params-json", "{}",
+    others = json.dumps(schema["others"])
+    rc, out, err = ctl("-s", FAKE.path, "--json", schema["method"], "--params-json", others,
                        opt, "a", opt, "b")
+    expect(FAKE.last() is not None, f"nothing sent: rc {rc}: {err}")
     expect(FAKE.last()["params"].get(schema["param"]) == ["a", "b"], f"{FAKE.last()}")
-    ctl("-s", FAKE.path, schema["method"], "--params-json", "{}", opt, '["c","d"]')
+    rc, out, err = ctl("-s", FAKE.path, schema["method"], "--params-json", others, opt,
+                       '["c","d"]')
     expect(FAKE.last()["params"].get(schema["param"]) == ["c", "d"], f"{FAKE.last()}")
 
 

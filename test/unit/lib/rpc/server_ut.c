@@ -304,6 +304,59 @@ test_error_codes(void)
 	json_decref(r);
 }
 
+/*
+ * A long method or parameter name of multi-byte characters, echoed into an error
+ * message that is cut to a fixed size: the answer still carries a valid "message"
+ * (it used to be dropped, leaving {"code": ...} alone).
+ */
+static void
+test_error_message_cut_in_utf8(void)
+{
+	char req[8192], name[3000];
+	const char *msg;
+	size_t i, off;
+	bool open;
+	json_t *r;
+
+	for (off = 0; off < 3; off++) {
+		/* 'a' x off, then U+00E9 (2 bytes) or U+20AC (3 bytes) repeated. */
+		for (int wide = 0; wide < 2; wide++) {
+			const char *ch = wide ? "\xe2\x82\xac" : "\xc3\xa9";
+			size_t chlen = strlen(ch);
+
+			for (i = 0; i < off; i++) {
+				name[i] = 'a';
+			}
+			while (i + chlen < 2000) {
+				memcpy(name + i, ch, chlen);
+				i += chlen;
+			}
+			name[i] = '\0';
+			snprintf(req, sizeof(req),
+			         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\"}", name);
+			r = feed_all(req, &open);
+			CU_ASSERT_EQUAL(error_code(json_array_get(r, 0)),
+			                FTGT_JSONRPC_ERROR_METHOD_NOT_FOUND);
+			msg = error_msg(json_array_get(r, 0));
+			CU_ASSERT_PTR_NOT_NULL(msg);
+			CU_ASSERT(msg != NULL && strncmp(msg, "method '", 8) == 0);
+			json_decref(r);
+
+			snprintf(req, sizeof(req),
+			         "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"test_add\","
+			         "\"params\":{\"%s\":1}}",
+			         name);
+			r = feed_all(req, &open);
+			CU_ASSERT_EQUAL(error_code(json_array_get(r, 0)),
+			                FTGT_JSONRPC_ERROR_INVALID_PARAMS);
+			msg = error_msg(json_array_get(r, 0));
+			CU_ASSERT_PTR_NOT_NULL(msg);
+			CU_ASSERT(msg != NULL && strncmp(msg, "unknown parameter '", 19) == 0);
+			json_decref(r);
+		}
+	}
+}
+
 static void
 expect_parse_error(const char *text, const char *msg_part)
 {
@@ -745,6 +798,7 @@ main(void)
 	CU_add_test(s, "several requests in one read", test_several_in_one_read);
 	CU_add_test(s, "batch and notifications", test_batch_and_notifications);
 	CU_add_test(s, "error codes", test_error_codes);
+	CU_add_test(s, "error message cut inside UTF-8", test_error_message_cut_in_utf8);
 	CU_add_test(s, "malformed JSON", test_malformed);
 	CU_add_test(s, "big request and cap", test_big_request);
 	CU_add_test(s, "async answer after close", test_detached_async_answer_after_close);

@@ -10,6 +10,7 @@
 #include <sys/sysinfo.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ut_common.h"
 
@@ -472,6 +473,115 @@ test_for_each_thread(void)
 	}
 }
 
+/*
+ * for_each_thread while other OS threads create, run, exit and destroy threads: every
+ * walk completes exactly once, walks do reach the short-lived threads, and (under ASan)
+ * no walk writes to a thread that was freed between being found and being sent to.
+ */
+#define CHURNERS        2
+#define CHURN_WALKS     300
+#define CHURN_LIFE_US   200 /* a churn thread runs this long before it exits, */
+#define CHURN_GAP_US    300 /* then its churner rests (a walk also visits new threads) */
+#define CHURN_TIMEOUT_S 10
+
+static bool g_churn_stop;
+static struct ftgt_thread *g_churn_walker;
+static uint64_t g_churn_visits; /* on churn threads */
+static uint64_t g_churn_cycles;
+
+static void
+churn_visit(void *ctx)
+{
+	if (ftgt_get_thread() != g_churn_walker) {
+		__atomic_fetch_add(&g_churn_visits, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void
+churn_walk_done(void *ctx)
+{
+	*(int *)ctx += 1;
+}
+
+static void *
+churn_main(void *arg)
+{
+	uint64_t deadline = ftgt_get_ticks() + 2 * CHURN_TIMEOUT_S * ftgt_get_ticks_hz();
+
+	while (!__atomic_load_n(&g_churn_stop, __ATOMIC_ACQUIRE) && ftgt_get_ticks() < deadline) {
+		struct ftgt_thread *t = ftgt_thread_create("churn", FTGT_ENV_CORE_ANY);
+
+		if (t == NULL) {
+			continue;
+		}
+		uint64_t until = ftgt_get_ticks() + CHURN_LIFE_US * ftgt_get_ticks_hz() / 1000000;
+
+		while (ftgt_get_ticks() < until) {
+			ftgt_thread_poll(t, 0, 0);
+		}
+		ftgt_thread_exit(t);
+		/* Run the walks that reached it, until it has none left. */
+		for (int i = 0; i < 1000000 && !ftgt_thread_is_exited(t); i++) {
+			ftgt_thread_poll(t, 0, 0);
+		}
+		if (!ftgt_thread_is_exited(t)) {
+			/* Cannot happen; leave it alive rather than free it under a walk. */
+			break;
+		}
+		ftgt_thread_destroy(t);
+		__atomic_fetch_add(&g_churn_cycles, 1, __ATOMIC_RELAXED);
+		usleep(CHURN_GAP_US);
+	}
+	return NULL;
+}
+
+static void
+test_for_each_thread_churn(void)
+{
+	struct ftgt_thread *w = ftgt_thread_create("walker", FTGT_ENV_CORE_ANY);
+	pthread_t tids[CHURNERS];
+	pthread_attr_t attr;
+	uint64_t deadline;
+	int done = 0, started = 0;
+
+	CU_ASSERT_FATAL(w != NULL);
+	g_churn_walker = w;
+	g_churn_stop = false;
+	g_churn_visits = 0;
+	g_churn_cycles = 0;
+	unpin_attr(&attr);
+	for (int i = 0; i < CHURNERS; i++) {
+		CU_ASSERT_FATAL(pthread_create(&tids[i], &attr, churn_main, NULL) == 0);
+	}
+	pthread_attr_destroy(&attr);
+	/* Walk until enough walks ran and some met a churn thread (bounded). */
+	deadline = ftgt_get_ticks() + CHURN_TIMEOUT_S * ftgt_get_ticks_hz();
+	while ((done < CHURN_WALKS || __atomic_load_n(&g_churn_visits, __ATOMIC_RELAXED) < 20) &&
+	       ftgt_get_ticks() < deadline) {
+		if (started == done) {
+			ftgt_set_thread(w);
+			ftgt_for_each_thread(churn_visit, &done, churn_walk_done);
+			ftgt_set_thread(NULL);
+			started++;
+		}
+		ftgt_thread_poll(w, 0, 0);
+	}
+	__atomic_store_n(&g_churn_stop, true, __ATOMIC_RELEASE);
+	for (int i = 0; i < CHURNERS; i++) {
+		pthread_join(tids[i], NULL);
+	}
+	/* The last walk may still be on its way back (churners drain before they stop). */
+	for (int i = 0; i < 100000 && done < started; i++) {
+		ftgt_thread_poll(w, 0, 0);
+	}
+	CU_ASSERT(done == started); /* every walk completed, once */
+	CU_ASSERT(done >= CHURN_WALKS);
+	CU_ASSERT(g_churn_visits >= 20);
+	CU_ASSERT(g_churn_cycles > 0);
+	CU_ASSERT(ftgt_thread_get_count() == 1);
+	ftgt_thread_destroy(w);
+}
+
 /* ---- exit --------------------------------------------------------------------------- */
 
 static void
@@ -525,6 +635,7 @@ add_tests(CU_pSuite suite)
 	CU_add_test(suite, "poller_unregister_inside", test_poller_unregister_inside);
 	CU_add_test(suite, "poller_timed", test_poller_timed);
 	CU_add_test(suite, "for_each_thread", test_for_each_thread);
+	CU_add_test(suite, "for_each_thread_churn", test_for_each_thread_churn);
 	CU_add_test(suite, "thread_exit", test_thread_exit);
 }
 
