@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The SCSI command layer (SAM-5 / SPC-4 / SBC-3) shared by the SCSI transports (iSCSI,
+ * FCP). A struct ftgt_scsi_dev is what a target exposes (an iSCSI target node): up to
+ * FTGT_SCSI_DEV_MAX_LUNS LUNs, each backed by one bdev. A transport fills a struct
+ * ftgt_scsi_task (CDB, data buffer, I_T nexus) and calls ftgt_scsi_task_execute(); the
+ * task completes exactly once through task->cpl_fn with status, sense and the number of
+ * data bytes moved.
+ *
+ * Threads: a dev and its LUNs are created and changed on the app thread (management
+ * path). Tasks run on any thread that holds an io channel for the LUN
+ * (ftgt_scsi_lun_get_io_channel); they complete on that thread. Persistent-reservation
+ * state is per LUN and is read/written only by tasks of the LUN's owning thread in this
+ * version (see doc/iscsi.md).
+ */
+#ifndef FTGT_SCSI_H
+#define FTGT_SCSI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct ftgt_scsi_dev;
+struct ftgt_scsi_lun;
+struct ftgt_io_channel;
+
+#define FTGT_SCSI_DEV_MAX_LUNS  64
+#define FTGT_SCSI_DEV_MAX_NAME  255
+#define FTGT_SCSI_PORT_MAX_NAME 255
+#define FTGT_SCSI_SENSE_MAX     18
+
+/* A SCSI port: an initiator port (I) or a target port (T) of an I_T nexus. For iSCSI the
+ * name is "<iqn>,i,0x<isid>" / "<iqn>,t,0x<tpgt>" (RFC 7143 13.3). */
+struct ftgt_scsi_port {
+	uint64_t id;          /* unique per port while it exists */
+	uint16_t relative_id; /* target ports: relative target port identifier */
+	char name[FTGT_SCSI_PORT_MAX_NAME + 1];
+};
+
+enum ftgt_scsi_dir {
+	FTGT_SCSI_DIR_NONE = 0,
+	FTGT_SCSI_DIR_TO_DEV,   /* write: data from the initiator */
+	FTGT_SCSI_DIR_FROM_DEV, /* read: data to the initiator */
+};
+
+struct ftgt_scsi_task;
+typedef void (*ftgt_scsi_task_cpl)(struct ftgt_scsi_task *task);
+
+/*
+ * One SCSI command. The transport owns the memory (preallocated per connection); the
+ * SCSI layer owns the task between ftgt_scsi_task_execute and cpl_fn.
+ */
+struct ftgt_scsi_task {
+	/* ---- set by the transport ---- */
+	const uint8_t *cdb;
+	uint32_t cdb_len;
+	uint64_t lun_id; /* LUN number from the transport (SAM flat/peripheral) */
+	struct ftgt_scsi_dev *dev;
+	struct ftgt_io_channel *ch; /* this thread's channel for the LUN (NULL if none) */
+	const struct ftgt_scsi_port *initiator_port;
+	const struct ftgt_scsi_port *target_port;
+	/* Data buffer: for writes it holds the data (transfer_len bytes); for reads the
+	 * layer fills up to transfer_len bytes. */
+	struct iovec *iovs;
+	int iovcnt;
+	uint32_t transfer_len;  /* expected data transfer length (transport header) */
+	enum ftgt_scsi_dir dir; /* transport's data direction */
+	ftgt_scsi_task_cpl cpl_fn;
+	void *cpl_arg;
+
+	/* ---- results ---- */
+	uint8_t status; /* enum scsi_status */
+	uint8_t sense[FTGT_SCSI_SENSE_MAX];
+	uint32_t sense_len;
+	uint32_t data_transferred; /* bytes moved (read: bytes valid in iovs) */
+	uint32_t cdb_data_len;     /* bytes the CDB asked to move when known, else 0: a
+				    * transport reports overflow when above transfer_len */
+
+	/* ---- private to lib/scsi ---- */
+	struct ftgt_scsi_lun *lun;
+	uint64_t offset_blocks;
+	uint64_t num_blocks;
+	uint32_t flags;
+	uint32_t step;
+	int outstanding;
+	bool failed;
+	struct iovec priv_iov[2];
+	void *bounce; /* COMPARE AND WRITE / VERIFY BYTCHK scratch (malloc, rare path) */
+};
+
+/* ---- devices and LUNs (app thread) ------------------------------------------------- */
+
+/* A device with no LUN. name: the target name (used in VPD pages). NULL on failure. */
+struct ftgt_scsi_dev *ftgt_scsi_dev_create(const char *name);
+/* Remove every LUN (closing the bdevs) and free. Every channel must be put first. */
+void ftgt_scsi_dev_destroy(struct ftgt_scsi_dev *dev);
+const char *ftgt_scsi_dev_get_name(const struct ftgt_scsi_dev *dev);
+
+/*
+ * Add LUN lun_id backed by bdev_name: 0, -EINVAL (lun_id out of range), -EEXIST (LUN
+ * taken), -ENODEV (no such bdev), -EPERM (bdev claimed by another owner), -ENOMEM.
+ */
+int ftgt_scsi_dev_add_lun(struct ftgt_scsi_dev *dev, uint32_t lun_id, const char *bdev_name);
+/* 0 or -ENOENT. */
+int ftgt_scsi_dev_remove_lun(struct ftgt_scsi_dev *dev, uint32_t lun_id);
+struct ftgt_scsi_lun *ftgt_scsi_dev_get_lun(struct ftgt_scsi_dev *dev, uint32_t lun_id);
+uint32_t ftgt_scsi_lun_get_id(const struct ftgt_scsi_lun *lun);
+const char *ftgt_scsi_lun_get_bdev_name(const struct ftgt_scsi_lun *lun);
+
+/* The calling thread's bdev channel for the LUN; put it with ftgt_put_io_channel. */
+struct ftgt_io_channel *ftgt_scsi_lun_get_io_channel(struct ftgt_scsi_lun *lun);
+
+/* ---- tasks (I/O thread) ------------------------------------------------------------ */
+
+/* Execute task (see the struct). cpl_fn runs exactly once, possibly before this returns
+ * for commands that need no I/O. */
+void ftgt_scsi_task_execute(struct ftgt_scsi_task *task);
+
+/* Set CHECK CONDITION with fixed-format sense (SPC-4 4.5.3). */
+void ftgt_scsi_task_set_sense(struct ftgt_scsi_task *task, uint8_t sk, uint8_t asc, uint8_t ascq);
+
+/* Task management functions (SAM-5 7). */
+enum ftgt_scsi_tmf {
+	FTGT_SCSI_TMF_ABORT_TASK,
+	FTGT_SCSI_TMF_ABORT_TASK_SET,
+	FTGT_SCSI_TMF_CLEAR_TASK_SET,
+	FTGT_SCSI_TMF_LUN_RESET,
+	FTGT_SCSI_TMF_TARGET_WARM_RESET,
+};
+/*
+ * LUN reset: waits for every I/O of the LUN in flight on ch's thread (the bdev reset),
+ * drops SPC-2 reservations, and raises the unit attention "bus device reset function
+ * occurred" (29h/03h) for every other initiator's next command. cb_fn(cb_arg, 0 or
+ * -errno) runs later on the calling thread.
+ */
+int ftgt_scsi_lun_reset(struct ftgt_scsi_lun *lun, struct ftgt_io_channel *ch,
+                        const struct ftgt_scsi_port *initiator, void (*cb_fn)(void *cb_arg, int rc),
+                        void *cb_arg);
+
+/* Forget per-initiator state (SPC-2 reservation) when an I_T nexus ends; PR
+ * registrations survive (SPC-4 5.12). */
+void ftgt_scsi_dev_nexus_lost(struct ftgt_scsi_dev *dev, const struct ftgt_scsi_port *initiator);
+
+#endif /* FTGT_SCSI_H */

@@ -1,0 +1,713 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lib/nvme host over NVMe/TCP, end to end against mock_target.c on 127.0.0.1, plus the
+ * receive parser fed with hand-made byte streams.
+ */
+#include <CUnit/Basic.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ftgt/nvme.h"
+#include "mock_target.h"
+#include "nvme_internal.h"
+
+#define SUBNQN "nqn.2026-01.io.ftgt:mock"
+
+struct io_ctx {
+	int done;
+	struct nvme_cpl cpl;
+};
+
+static void
+io_cb(void *cb_arg, const struct nvme_cpl *cpl)
+{
+	struct io_ctx *c = cb_arg;
+
+	c->cpl = *cpl;
+	c->done++;
+}
+
+static void
+make_trid(struct ftgt_nvme_transport_id *trid, uint16_t port, const char *subnqn)
+{
+	char s[512];
+
+	snprintf(s, sizeof(s), "trtype:tcp adrfam:ipv4 traddr:127.0.0.1 trsvcid:%u subnqn:%s", port,
+	         subnqn);
+	CU_ASSERT_FATAL(ftgt_nvme_transport_id_parse(trid, s, NULL, 0) == 0);
+}
+
+static struct ftgt_nvme_ctrlr *
+connect_to(struct mock_target *t, struct ftgt_nvme_ctrlr_opts *opts)
+{
+	struct ftgt_nvme_transport_id trid;
+	struct ftgt_nvme_ctrlr *ctrlr = NULL;
+	char err[256];
+	int rc;
+
+	make_trid(&trid, mock_target_port(t), SUBNQN);
+	rc = ftgt_nvme_connect(&trid, opts, &ctrlr, err, sizeof(err));
+	if (rc != 0) {
+		printf("\n  connect: %s\n", err);
+	}
+	CU_ASSERT_EQUAL(rc, 0);
+	return ctrlr;
+}
+
+/* Poll until c->done or 5 s pass. */
+static void
+wait_io(struct ftgt_nvme_qpair *q, struct io_ctx *c)
+{
+	uint64_t deadline = nvme_now_ms() + 5000;
+
+	while (c->done == 0 && nvme_now_ms() < deadline) {
+		if (ftgt_nvme_qpair_process_completions(q, 0) < 0) {
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL(c->done, 1);
+}
+
+static int
+do_io(struct ftgt_nvme_qpair *q, uint8_t opc, void *buf, uint64_t lba, uint32_t n)
+{
+	struct io_ctx c = {0};
+	int rc;
+
+	switch (opc) {
+	case NVME_OPC_READ:
+		rc = ftgt_nvme_ns_cmd_read(q, 1, buf, lba, n, 0, io_cb, &c);
+		break;
+	case NVME_OPC_WRITE:
+		rc = ftgt_nvme_ns_cmd_write(q, 1, buf, lba, n, NVME_RW_FUA, io_cb, &c);
+		break;
+	case NVME_OPC_COMPARE:
+		rc = ftgt_nvme_ns_cmd_compare(q, 1, buf, lba, n, 0, io_cb, &c);
+		break;
+	case NVME_OPC_WRITE_ZEROES:
+		rc = ftgt_nvme_ns_cmd_write_zeroes(q, 1, lba, n, 0, io_cb, &c);
+		break;
+	default:
+		rc = ftgt_nvme_ns_cmd_flush(q, 1, io_cb, &c);
+		break;
+	}
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	wait_io(q, &c);
+	return (int)(ftgt_le16_to_cpu(c.cpl.status) & 0xfffe);
+}
+
+static void
+fill(uint8_t *p, size_t len, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		p[i] = (uint8_t)(i * 31 + seed + (i >> 9));
+	}
+}
+
+/* Write and read back small (in capsule) and large (R2T, several H2CData PDUs) I/O. */
+static void
+roundtrip(struct mock_target_opts *mo, bool hdgst, bool ddgst)
+{
+	struct ftgt_nvme_ctrlr_opts opts;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct ftgt_nvme_qpair *q;
+	struct mock_target *t;
+	uint8_t *wbuf, *rbuf;
+	size_t big = 256 * 1024;
+
+	t = mock_target_start(mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ftgt_nvme_ctrlr_opts_default(&opts);
+	opts.header_digest = hdgst;
+	opts.data_digest = ddgst;
+	ctrlr = connect_to(t, &opts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 32);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(ftgt_nvme_qpair_get_id(q), 1);
+	CU_ASSERT_EQUAL(ftgt_nvme_qpair_get_depth(q), 31);
+
+	wbuf = malloc(big);
+	rbuf = malloc(big);
+	fill(wbuf, big, 7);
+	/* 4 KiB: in capsule (IOCCSZ 8 KiB). */
+	CU_ASSERT_EQUAL(do_io(q, NVME_OPC_WRITE, wbuf, 8, 8), 0);
+	CU_ASSERT_EQUAL(mock_target_icd_writes(t), 1);
+	CU_ASSERT_EQUAL(memcmp(mock_target_data(t) + 8 * 512, wbuf, 4096), 0);
+	memset(rbuf, 0, big);
+	CU_ASSERT_EQUAL(do_io(q, NVME_OPC_READ, rbuf, 8, 8), 0);
+	CU_ASSERT_EQUAL(memcmp(rbuf, wbuf, 4096), 0);
+	/* 256 KiB: R2Ts of 64 KiB, H2CData of at most MAXH2CDATA. */
+	CU_ASSERT_EQUAL(do_io(q, NVME_OPC_WRITE, wbuf, 100, 512), 0);
+	CU_ASSERT_EQUAL(mock_target_r2ts(t), 4);
+	CU_ASSERT_EQUAL(memcmp(mock_target_data(t) + 100 * 512, wbuf, big), 0);
+	memset(rbuf, 0, big);
+	CU_ASSERT_EQUAL(do_io(q, NVME_OPC_READ, rbuf, 100, 512), 0);
+	CU_ASSERT_EQUAL(memcmp(rbuf, wbuf, big), 0);
+	if (hdgst) {
+		CU_ASSERT_NOT_EQUAL(mock_target_last_hdgst(t), 0);
+	}
+
+	free(wbuf);
+	free(rbuf);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+static void
+test_connect_identify(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr_opts opts;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct mock_target *t;
+
+	mock_target_opts_default(&mo);
+	mo.block_size = 4096;
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ftgt_nvme_ctrlr_opts_default(&opts);
+	CU_ASSERT_EQUAL(strncmp(opts.hostnqn, "nqn.2014-08.org.nvmexpress:uuid:", 32), 0);
+	ctrlr = connect_to(t, &opts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_cntlid(ctrlr), 1);
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_vs(ctrlr), NVME_VS(1, 4, 0));
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_cap(ctrlr) & NVME_CAP_MQES_MASK, 127);
+	CU_ASSERT_FALSE(ftgt_nvme_ctrlr_is_discovery(ctrlr));
+	CU_ASSERT_EQUAL(memcmp(ftgt_nvme_ctrlr_get_data(ctrlr)->mn, "ftgt mock target", 16), 0);
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_num_ns(ctrlr), 1);
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_ns_id(ctrlr, 0), 1);
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_get_block_size(ctrlr, 1), 4096);
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_get_num_blocks(ctrlr, 1), 2048);
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_get_block_size(ctrlr, 2), 0);
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_max_xfer_size(ctrlr), 1024 * 1024);
+	/* Queue larger than CAP.MQES + 1 is refused. */
+	CU_ASSERT_PTR_NULL(ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 129));
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_process_admin_completions(ctrlr), 0);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+static void
+test_roundtrip_plain(void)
+{
+	struct mock_target_opts mo;
+
+	mock_target_opts_default(&mo);
+	roundtrip(&mo, false, false);
+}
+
+static void
+test_roundtrip_digests(void)
+{
+	struct mock_target_opts mo;
+
+	mock_target_opts_default(&mo);
+	mo.c2h_chunk = 10000; /* odd split of reads */
+	roundtrip(&mo, true, true);
+}
+
+static void
+test_roundtrip_success_flag_cpda(void)
+{
+	struct mock_target_opts mo;
+
+	mock_target_opts_default(&mo);
+	mo.c2h_success = true;
+	mo.cpda = 3; /* host PDUs with data start on 16-byte boundaries */
+	mo.maxh2cdata = 4096;
+	roundtrip(&mo, true, false);
+}
+
+static void
+test_commands(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct ftgt_nvme_qpair *q;
+	struct mock_target *t;
+	struct nvme_dsm_range r;
+	struct io_ctx c = {0};
+	uint8_t buf[4096];
+
+	mock_target_opts_default(&mo);
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ctrlr = connect_to(t, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(ftgt_nvme_qpair_get_depth(q), 127);
+
+	fill(buf, sizeof(buf), 3);
+	CU_ASSERT_EQUAL(do_io(q, NVME_OPC_WRITE, buf, 0, 8), 0);
+	CU_ASSERT_EQUAL(do_io(q, NVME_OPC_COMPARE, buf, 0, 8), 0);
+	buf[100] ^= 1;
+	CU_ASSERT_EQUAL(do_io(q, NVME_OPC_COMPARE, buf, 0, 8),
+	                NVME_STATUS(NVME_SCT_MEDIA_ERROR, NVME_SC_COMPARE_FAILURE));
+	CU_ASSERT_EQUAL(do_io(q, NVME_OPC_FLUSH, NULL, 0, 0), 0);
+	CU_ASSERT_EQUAL(do_io(q, NVME_OPC_WRITE_ZEROES, NULL, 0, 4), 0);
+	CU_ASSERT_EQUAL(mock_target_data(t)[0], 0);
+	CU_ASSERT_NOT_EQUAL(mock_target_data(t)[4 * 512 + 1], 0);
+	r.attributes = 0;
+	r.nlb = ftgt_cpu_to_le32(4);
+	r.slba = ftgt_cpu_to_le64(4);
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_dsm(q, 1, NVME_DSM_ATTR_DEALLOCATE, &r, 1, io_cb, &c), 0);
+	wait_io(q, &c);
+	CU_ASSERT_FALSE(ftgt_nvme_cpl_is_error(&c.cpl));
+	CU_ASSERT_EQUAL(mock_target_data(t)[4 * 512 + 1], 0);
+	/* Errors come back as NVMe status, not errno. */
+	CU_ASSERT_EQUAL(do_io(q, NVME_OPC_READ, buf, 2047, 2),
+	                NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_OUT_OF_RANGE));
+	/* Argument errors are -errno and the callback never runs. */
+	c.done = 0;
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_read(q, 9, buf, 0, 1, 0, io_cb, &c), -EINVAL);
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_read(q, 1, buf, 0, 0, 0, io_cb, &c), -EINVAL);
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_dsm(q, 1, 0, &r, 0, io_cb, &c), -EINVAL);
+	CU_ASSERT_EQUAL(c.done, 0);
+	/* Admin: Identify through the async API, unknown opcode status. */
+	{
+		struct nvme_cmd cmd;
+
+		memset(&c, 0, sizeof(c));
+		CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_cmd_identify(ctrlr, NVME_IDENTIFY_CNS_CTRLR, 0, 0,
+		                                             buf, sizeof(buf), io_cb, &c),
+		                0);
+		while (c.done == 0 && ftgt_nvme_ctrlr_process_admin_completions(ctrlr) >= 0) {
+		}
+		CU_ASSERT_FALSE(ftgt_nvme_cpl_is_error(&c.cpl));
+		CU_ASSERT_EQUAL(memcmp(((struct nvme_ctrlr_data *)buf)->sn, "MOCK0001", 8), 0);
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.opc = 0xc0;
+		memset(&c, 0, sizeof(c));
+		CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_cmd_admin_raw(ctrlr, &cmd, NULL, 0, io_cb, &c), 0);
+		while (c.done == 0 && ftgt_nvme_ctrlr_process_admin_completions(ctrlr) >= 0) {
+		}
+		CU_ASSERT_EQUAL(NVME_STATUS_GET_SC(ftgt_le16_to_cpu(c.cpl.status)),
+		                NVME_SC_INVALID_OPCODE);
+		CU_ASSERT_STRING_EQUAL(ftgt_nvme_status_str(ftgt_le16_to_cpu(c.cpl.status)),
+		                       "GENERIC/INVALID_OPCODE");
+	}
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+/* Queue depth: many commands in flight, batched into few sends, all complete. */
+static void
+test_queue_depth(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct ftgt_nvme_qpair *q;
+	struct mock_target *t;
+	struct io_ctx c[127];
+	uint8_t *buf;
+	uint64_t deadline;
+	int i, total = 0;
+
+	mock_target_opts_default(&mo);
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ctrlr = connect_to(t, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 128);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	buf = calloc(127, 4096);
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < 127; i++) {
+		CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_read(q, 1, buf + i * 4096, (uint64_t)i * 8, 8, 0,
+		                                      io_cb, &c[i]),
+		                0);
+	}
+	/* The queue is full: the next submission is -ENOMEM (retry later), not lost. */
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_read(q, 1, buf, 0, 1, 0, io_cb, &c[0]), -ENOMEM);
+	deadline = nvme_now_ms() + 5000;
+	while (total < 127 && nvme_now_ms() < deadline) {
+		int rc = ftgt_nvme_qpair_process_completions(q, 0);
+
+		CU_ASSERT_FATAL(rc >= 0);
+		total += rc;
+	}
+	CU_ASSERT_EQUAL(total, 127);
+	for (i = 0; i < 127; i++) {
+		CU_ASSERT_EQUAL(c[i].done, 1);
+	}
+	CU_ASSERT(q->stats.tx_calls < 127);
+	free(buf);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+static void
+test_connect_errors(void)
+{
+	struct ftgt_nvme_transport_id trid;
+	struct ftgt_nvme_ctrlr_opts opts;
+	struct ftgt_nvme_ctrlr *ctrlr = (void *)1;
+	struct mock_target_opts mo;
+	struct mock_target *t;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	char err[256];
+	uint64_t start;
+	int fd;
+
+	/* Refused: a port nobody listens on (bound but not listening). */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	make_trid(&trid, ntohs(sin.sin_port), SUBNQN);
+	CU_ASSERT_EQUAL(ftgt_nvme_connect(&trid, NULL, &ctrlr, err, sizeof(err)), -ECONNREFUSED);
+	CU_ASSERT_PTR_NULL(ctrlr);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "Connection refused"));
+	close(fd);
+
+	/* A TCP peer that never answers ICReq: bounded by connect_timeout_ms. */
+	mock_target_opts_default(&mo);
+	mo.no_icresp = true;
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ftgt_nvme_ctrlr_opts_default(&opts);
+	opts.connect_timeout_ms = 300;
+	make_trid(&trid, mock_target_port(t), SUBNQN);
+	start = nvme_now_ms();
+	CU_ASSERT_EQUAL(ftgt_nvme_connect(&trid, &opts, &ctrlr, err, sizeof(err)), -ETIMEDOUT);
+	CU_ASSERT(nvme_now_ms() - start < 2000);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no ICResp"));
+	mock_target_stop(t);
+
+	/* Connect refused by the controller: status in the message. */
+	mock_target_opts_default(&mo);
+	mo.refuse_host = true;
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	make_trid(&trid, mock_target_port(t), SUBNQN);
+	CU_ASSERT_EQUAL(ftgt_nvme_connect(&trid, NULL, &ctrlr, err, sizeof(err)), -EACCES);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "CONNECT_INVALID_HOST"));
+	mock_target_stop(t);
+
+	/* Wrong subsystem NQN. */
+	mock_target_opts_default(&mo);
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	make_trid(&trid, mock_target_port(t), "nqn.2026-01.io.ftgt:nope");
+	CU_ASSERT_EQUAL(ftgt_nvme_connect(&trid, NULL, &ctrlr, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "nqn.2026-01.io.ftgt:nope"));
+	mock_target_stop(t);
+}
+
+static void
+test_keep_alive(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr_opts opts;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct mock_target *t;
+	uint64_t end;
+
+	mock_target_opts_default(&mo);
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ftgt_nvme_ctrlr_opts_default(&opts);
+	opts.kato_ms = 200;
+	ctrlr = connect_to(t, &opts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	end = nvme_now_ms() + 1050;
+	while (nvme_now_ms() < end) {
+		CU_ASSERT_FATAL(ftgt_nvme_ctrlr_process_admin_completions(ctrlr) >= 0);
+		usleep(1000);
+	}
+	usleep(50 * 1000); /* let the mock count the last one */
+	/*
+	 * KATO/2 = 100 ms: ten in 1050 ms when the machine is idle; at least five even on a
+	 * loaded CI machine, and never more often than every 100 ms.
+	 */
+	CU_ASSERT(mock_target_keep_alives(t) >= 5);
+	CU_ASSERT(mock_target_keep_alives(t) <= 11);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+static void
+test_command_timeout(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr_opts opts;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct ftgt_nvme_qpair *q;
+	struct mock_target *t;
+	struct io_ctx c = {0};
+	uint8_t buf[512];
+	uint64_t start;
+
+	mock_target_opts_default(&mo);
+	mo.swallow_opc = NVME_OPC_READ;
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ftgt_nvme_ctrlr_opts_default(&opts);
+	opts.command_timeout_ms = 300;
+	ctrlr = connect_to(t, &opts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	start = nvme_now_ms();
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_read(q, 1, buf, 0, 1, 0, io_cb, &c), 0);
+	/* Poll the I/O and the admin queue, as an application does. */
+	while (c.done == 0 && nvme_now_ms() - start < 3000) {
+		ftgt_nvme_qpair_process_completions(q, 0);
+		ftgt_nvme_ctrlr_process_admin_completions(ctrlr);
+	}
+	CU_ASSERT_EQUAL(c.done, 1);
+	/* First timeout: Abort (the mock answers "not aborted"); second: the qpair fails. */
+	CU_ASSERT_EQUAL(mock_target_aborts(t), 1);
+	CU_ASSERT_EQUAL(ctrlr->aborts_sent, 1);
+	CU_ASSERT(nvme_now_ms() - start >= 600);
+	CU_ASSERT(ftgt_nvme_cpl_is_error(&c.cpl));
+	CU_ASSERT(ftgt_nvme_qpair_is_failed(q));
+	CU_ASSERT_PTR_NOT_NULL(strstr(q->fail_reason, "Abort did not help"));
+	CU_ASSERT_FALSE(ftgt_nvme_ctrlr_is_failed(ctrlr));
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_read(q, 1, buf, 0, 1, 0, io_cb, &c), -ENXIO);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+/* An admin command that never completes: Abort, then the controller is failed. */
+static void
+test_admin_timeout(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr_opts opts;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct mock_target *t;
+	struct io_ctx c = {0};
+	uint64_t start;
+
+	mock_target_opts_default(&mo);
+	mo.swallow_admin_opc = NVME_OPC_GET_FEATURES;
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ftgt_nvme_ctrlr_opts_default(&opts);
+	opts.command_timeout_ms = 200;
+	ctrlr = connect_to(t, &opts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	start = nvme_now_ms();
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_cmd_get_feature(ctrlr, NVME_FEAT_ARBITRATION, 0, io_cb, &c),
+	                0);
+	while (c.done == 0 && nvme_now_ms() - start < 3000) {
+		if (ftgt_nvme_ctrlr_process_admin_completions(ctrlr) < 0) {
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL(c.done, 1);
+	CU_ASSERT_EQUAL(NVME_STATUS_GET_SC(ftgt_le16_to_cpu(c.cpl.status)),
+	                NVME_SC_ABORTED_SQ_DELETION);
+	CU_ASSERT_EQUAL(mock_target_aborts(t), 1);
+	CU_ASSERT(nvme_now_ms() - start >= 400);
+	CU_ASSERT(ftgt_nvme_ctrlr_is_failed(ctrlr));
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_process_admin_completions(ctrlr), -ENXIO);
+	ftgt_nvme_detach(ctrlr); /* no shutdown handshake on a failed queue: returns at once */
+	mock_target_stop(t);
+}
+
+static void
+test_bad_data_digest(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr_opts opts;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct ftgt_nvme_qpair *q;
+	struct mock_target *t;
+	struct io_ctx c = {0};
+	uint8_t buf[4096];
+
+	mock_target_opts_default(&mo);
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ftgt_nvme_ctrlr_opts_default(&opts);
+	opts.data_digest = true;
+	ctrlr = connect_to(t, &opts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	/* Corrupt from now on (connect data went through with good digests). */
+	mock_target_stop(t);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	ftgt_nvme_detach(ctrlr);
+
+	mo.corrupt_ddgst = true;
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	opts.data_digest = false;
+	ctrlr = connect_to(t, &opts); /* identify data: no digest negotiated on admin */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	ctrlr->opts.data_digest = true;
+	q = ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_read(q, 1, buf, 0, 8, 0, io_cb, &c), 0);
+	wait_io(q, &c);
+	CU_ASSERT(ftgt_nvme_cpl_is_error(&c.cpl));
+	CU_ASSERT(ftgt_nvme_qpair_is_failed(q));
+	CU_ASSERT_PTR_NOT_NULL(strstr(q->fail_reason, "data digest error"));
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+static void
+test_discovery(void)
+{
+	struct ftgt_nvme_transport_id trid;
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr *ctrlr = NULL;
+	struct nvmf_discovery_log_page *page;
+	struct mock_target *t;
+	uint64_t n = 0;
+	char err[256];
+
+	mock_target_opts_default(&mo);
+	mo.subnqn = "nqn.2014-08.org.nvmexpress.discovery";
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	make_trid(&trid, mock_target_port(t), "nqn.2014-08.org.nvmexpress.discovery");
+	CU_ASSERT_EQUAL_FATAL(ftgt_nvme_connect(&trid, NULL, &ctrlr, err, sizeof(err)), 0);
+	CU_ASSERT(ftgt_nvme_ctrlr_is_discovery(ctrlr));
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_num_ns(ctrlr), 0);
+	CU_ASSERT_EQUAL_FATAL(ftgt_nvme_ctrlr_get_discovery_log(ctrlr, &page, &n), 0);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(ftgt_le64_to_cpu(page->genctr), 5);
+	CU_ASSERT_STRING_EQUAL(page->entries[1].subnqn, "nqn.2026-01.io.ftgt:sub1");
+	CU_ASSERT_EQUAL(page->entries[0].trtype, NVMF_TRTYPE_TCP);
+	free(page);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+/* ---- Receive parser with hand-made bytes -------------------------------------------- */
+
+static struct ftgt_nvme_qpair *
+parser_qpair(void)
+{
+	struct ftgt_nvme_qpair *q = nvme_tcp_qpair_create(NULL, 1, 8);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	q->state = NVME_QPAIR_READY;
+	q->maxh2cdata_bytes = 8192;
+	q->fd = socket(AF_INET, SOCK_STREAM, 0); /* unconnected: sends fail harmlessly */
+	return q;
+}
+
+static void
+test_parser_rejects(void)
+{
+	struct ftgt_nvme_qpair *q;
+	struct nvme_tcp_rsp rsp;
+	struct nvme_tcp_data_hdr d;
+	struct io_ctx c = {0};
+	struct nvme_cmd cmd;
+	uint8_t buf[512];
+	size_t i;
+
+	/* CapsuleResp for a cid that is not outstanding. */
+	q = parser_qpair();
+	memset(&rsp, 0, sizeof(rsp));
+	rsp.ch.pdu_type = NVME_TCP_PDU_TYPE_CAPSULE_RESP;
+	rsp.ch.hlen = 24;
+	rsp.ch.plen = ftgt_cpu_to_le32(24);
+	rsp.rccqe.cid = ftgt_cpu_to_le16(3);
+	CU_ASSERT_EQUAL(nvme_tcp_qpair_rx_bytes(q, (uint8_t *)&rsp, sizeof(rsp)), -EPROTO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(q->fail_reason, "unknown cid 3"));
+	nvme_tcp_qpair_destroy(q);
+
+	/* Wrong hlen. */
+	q = parser_qpair();
+	rsp.ch.hlen = 23;
+	CU_ASSERT_EQUAL(nvme_tcp_qpair_rx_bytes(q, (uint8_t *)&rsp, sizeof(rsp)), -EPROTO);
+	nvme_tcp_qpair_destroy(q);
+
+	/* A C2HData running past the command's buffer fails the command, not memory. */
+	q = parser_qpair();
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.opc = NVME_OPC_READ;
+	CU_ASSERT_EQUAL(nvme_tcp_qpair_submit(q, &cmd, buf, 512, io_cb, &c), 0);
+	memset(&d, 0, sizeof(d));
+	d.ch.pdu_type = NVME_TCP_PDU_TYPE_C2H_DATA;
+	d.ch.hlen = 24;
+	d.ch.pdo = 24;
+	d.ch.plen = ftgt_cpu_to_le32(24 + 1024);
+	d.cccid = ftgt_cpu_to_le16(0);
+	d.datal = ftgt_cpu_to_le32(1024);
+	CU_ASSERT_EQUAL(nvme_tcp_qpair_rx_bytes(q, (uint8_t *)&d, sizeof(d)), -EPROTO);
+	CU_ASSERT_EQUAL(c.done, 1);
+	CU_ASSERT_EQUAL(NVME_STATUS_GET_SC(ftgt_le16_to_cpu(c.cpl.status)),
+	                NVME_SC_ABORTED_SQ_DELETION);
+	nvme_tcp_qpair_destroy(q);
+
+	/* A good C2HData + CapsuleResp fed one byte at a time. */
+	q = parser_qpair();
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_EQUAL(nvme_tcp_qpair_submit(q, &cmd, buf, 512, io_cb, &c), 0);
+	d.ch.plen = ftgt_cpu_to_le32(24 + 512);
+	d.datal = ftgt_cpu_to_le32(512);
+	d.ch.flags = NVME_TCP_C2H_DATA_FLAGS_LAST_PDU;
+	{
+		uint8_t stream[24 + 512 + 24];
+
+		memcpy(stream, &d, 24);
+		for (i = 0; i < 512; i++) {
+			stream[24 + i] = (uint8_t)i;
+		}
+		rsp.ch.hlen = 24;
+		rsp.rccqe.cid = 0;
+		memcpy(stream + 24 + 512, &rsp, 24);
+		for (i = 0; i < sizeof(stream); i++) {
+			CU_ASSERT_EQUAL_FATAL(nvme_tcp_qpair_rx_bytes(q, stream + i, 1), 0);
+		}
+	}
+	CU_ASSERT_EQUAL(c.done, 1);
+	CU_ASSERT_FALSE(ftgt_nvme_cpl_is_error(&c.cpl));
+	CU_ASSERT_EQUAL(buf[511], 255);
+	nvme_tcp_qpair_destroy(q);
+}
+
+int
+main(void)
+{
+	CU_pSuite s;
+	unsigned int failures;
+
+	if (CU_initialize_registry() != CUE_SUCCESS) {
+		return 1;
+	}
+	s = CU_add_suite("nvme_tcp", NULL, NULL);
+	CU_add_test(s, "connect_identify", test_connect_identify);
+	CU_add_test(s, "roundtrip_plain", test_roundtrip_plain);
+	CU_add_test(s, "roundtrip_digests", test_roundtrip_digests);
+	CU_add_test(s, "roundtrip_success_flag_cpda", test_roundtrip_success_flag_cpda);
+	CU_add_test(s, "commands", test_commands);
+	CU_add_test(s, "queue_depth", test_queue_depth);
+	CU_add_test(s, "connect_errors", test_connect_errors);
+	CU_add_test(s, "keep_alive", test_keep_alive);
+	CU_add_test(s, "command_timeout", test_command_timeout);
+	CU_add_test(s, "admin_timeout", test_admin_timeout);
+	CU_add_test(s, "bad_data_digest", test_bad_data_digest);
+	CU_add_test(s, "discovery", test_discovery);
+	CU_add_test(s, "parser_rejects", test_parser_rejects);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failures == 0 ? 0 : 1;
+}
