@@ -13,7 +13,7 @@ PACKAGES=(
 	# Real peers for the tests: the Linux initiators run in a QEMU guest (test/vm),
 	# whose kernel package is only downloaded, never installed.
 	qemu-system-x86 busybox-static kmod cpio iproute2
-	nvme-cli fio open-iscsi libiscsi-bin
+	nvme-cli fio open-iscsi libiscsi-bin sg3-utils
 )
 
 missing=()
