@@ -77,8 +77,17 @@ void ftgt_nvmf_subsystem_set_allow_any_host(struct ftgt_nvmf_subsystem *subsys, 
 bool ftgt_nvmf_subsystem_get_allow_any_host(const struct ftgt_nvmf_subsystem *subsys);
 /* 0, -EINVAL (bad NQN), -EEXIST, -ENOMEM. */
 int ftgt_nvmf_subsystem_add_host(struct ftgt_nvmf_subsystem *subsys, const char *hostnqn);
-/* 0 or -ENOENT. Controllers of that host already connected stay connected. */
+/* 0 or -ENOENT. Controllers of that host are disconnected (as SPDK does). */
 int ftgt_nvmf_subsystem_remove_host(struct ftgt_nvmf_subsystem *subsys, const char *hostnqn);
+/* Target-initiated disconnect of every controller of hostnqn (NULL: of every host).
+ * Returns how many controllers were told to disconnect; they go away asynchronously. */
+int ftgt_nvmf_subsystem_disconnect_host(struct ftgt_nvmf_subsystem *subsys, const char *hostnqn);
+/* Disconnect controller cntlid (all its queues). 0 or -ENOENT. */
+int ftgt_nvmf_subsystem_disconnect_ctrlr(struct ftgt_nvmf_subsystem *subsys, uint16_t cntlid);
+/* Policy (default true): when false, an admin Connect from a host NQN + host ID that
+ * already has a controller through the same listener is refused with Controller Busy. */
+void ftgt_nvmf_subsystem_set_allow_duplicate_host(struct ftgt_nvmf_subsystem *subsys, bool allow);
+bool ftgt_nvmf_subsystem_get_allow_duplicate_host(const struct ftgt_nvmf_subsystem *subsys);
 bool ftgt_nvmf_subsystem_host_allowed(const struct ftgt_nvmf_subsystem *subsys,
                                       const char *hostnqn);
 /* Call fn for each allowed host; stops when fn returns non-zero. */
@@ -95,12 +104,23 @@ struct ftgt_nvmf_ns_opts {
 /*
  * Export bdev bdev_name as a namespace (opens and claims it). Returns the NSID (> 0),
  * or -ENODEV (no bdev), -EEXIST (NSID in use or bdev already a namespace here), -EINVAL
- * (NSID above max_namespaces), -ENOSPC (no free NSID), -EPERM (bdev claimed).
+ * (NSID above max_namespaces), -ENOSPC (no free NSID), -EPERM (bdev claimed), -EBUSY
+ * (that NSID is still being removed).
  * Connected controllers get a Namespace Attribute Changed event.
  */
 int ftgt_nvmf_subsystem_add_ns(struct ftgt_nvmf_subsystem *subsys, const char *bdev_name,
                                const struct ftgt_nvmf_ns_opts *opts);
-/* 0, -ENOENT, -EBUSY (controllers are connected: not supported yet). */
+/*
+ * Remove a namespace, also while hosts are connected: new commands to it get Invalid
+ * Namespace at once and connected controllers get a Namespace Attribute Changed event;
+ * commands already running on it finish, then every queue drops its bdev channel and
+ * the bdev is released and closed; then cb_fn(cb_arg, 0) runs on the app thread (the
+ * NSID and the bdev can be used again from then on; add_ns of that NSID meanwhile gives
+ * -EBUSY). Returns 0 (cb_fn will run), -ENOENT or -ENOMEM (cb_fn will not run).
+ */
+int ftgt_nvmf_subsystem_remove_ns_async(struct ftgt_nvmf_subsystem *subsys, uint32_t nsid,
+                                        void (*cb_fn)(void *cb_arg, int rc), void *cb_arg);
+/* The same without a completion callback. 0, -ENOENT, -ENOMEM. */
 int ftgt_nvmf_subsystem_remove_ns(struct ftgt_nvmf_subsystem *subsys, uint32_t nsid);
 uint32_t ftgt_nvmf_subsystem_get_max_nsid(const struct ftgt_nvmf_subsystem *subsys);
 /* bdev name of namespace nsid, or NULL when the NSID is inactive. */
@@ -127,6 +147,19 @@ void ftgt_nvmf_subsystem_for_each_listener(const struct ftgt_nvmf_subsystem *sub
                                            void *ctx);
 /* Number of controllers connected now. */
 uint32_t ftgt_nvmf_subsystem_get_num_ctrlrs(const struct ftgt_nvmf_subsystem *subsys);
+
+/* Connection counts (exact once the connections settle). */
+struct ftgt_nvmf_conn_counts {
+	uint32_t num_ctrlrs;
+	uint32_t num_qpairs; /* admin + I/O queue pairs attached to those controllers */
+};
+/* Counts of the subsystem's controllers, restricted to hostnqn and/or the listener addr
+ * when not NULL. */
+void ftgt_nvmf_subsystem_get_counts(const struct ftgt_nvmf_subsystem *subsys, const char *hostnqn,
+                                    const struct ftgt_nvmf_listen_addr *addr,
+                                    struct ftgt_nvmf_conn_counts *counts);
+/* Transport connections open now, whether or not they connected a queue. */
+uint64_t ftgt_nvmf_tgt_get_num_connections(void);
 
 /* "TCP" -> NVMF_TRTYPE_TCP etc.; 0 when unknown. "IPv4"/"IPv6" -> NVMF_ADRFAM_*. */
 uint8_t ftgt_nvmf_trtype_from_str(const char *trtype);

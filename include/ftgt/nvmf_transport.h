@@ -28,6 +28,7 @@
 struct ftgt_thread;
 struct ftgt_nvmf_qpair;
 struct nvmf_ctrlr;
+struct nvmf_qpair_ns;
 
 #define FTGT_NVMF_REQ_MAX_IOV 32
 
@@ -68,6 +69,7 @@ struct ftgt_nvmf_request {
 	struct ftgt_nvmf_request *fused_pair; /* the other half of a fused pair */
 	struct ftgt_bdev_io_wait_entry bdev_wait;
 	void (*retry_fn)(struct ftgt_nvmf_request *req);
+	uint32_t io_nsid;   /* non-zero: counted busy on that namespace of its qpair */
 	uint32_t pending;   /* DSM: sub-I/Os outstanding */
 	uint16_t first_err; /* DSM: first failed status */
 	bool in_core;       /* between exec and complete */
@@ -89,9 +91,10 @@ struct ftgt_nvmf_qpair {
 	/* The address the host connected to, and the host's. */
 	struct ftgt_nvmf_listen_addr listen_addr;
 	struct ftgt_nvmf_listen_addr peer_addr;
-	/* I/O queues: bdev channel per NSID (index nsid - 1), got on first use. */
-	struct ftgt_io_channel **ns_ch;
-	uint32_t ns_ch_count;
+	/* I/O queues: per NSID (index nsid - 1) the bdev channel, got on first use, and the
+	 * commands using it (core private). */
+	struct nvmf_qpair_ns *ns;
+	uint32_t ns_count;
 	/* Pending outstanding AER requests (admin queue). */
 	TAILQ_HEAD(, ftgt_nvmf_request) aer_reqs;
 	struct ftgt_nvmf_request *fused_first; /* a FUSE FIRST waiting for its second */
@@ -130,6 +133,10 @@ struct nvmf_transport_ops {
 	void (*qpair_disconnect)(struct ftgt_nvmf_qpair *qpair);
 	/* The admin identify data the transport sets (SGL support, ICD size). */
 	void (*cdata_init)(struct ftgt_nvmf_transport *transport, struct nvme_ctrlr_data *cdata);
+	/* The request of qpair executing in the core (between ftgt_nvmf_request_exec and
+	 * req_complete) whose command has this CID, or NULL (Abort). Qpair's thread. May be
+	 * NULL: then only commands waiting in the core itself can be aborted. */
+	struct ftgt_nvmf_request *(*qpair_find_req)(struct ftgt_nvmf_qpair *qpair, uint16_t cid);
 	/* Write the transport's options into a JSON object (save_config). May be NULL. */
 	void (*dump_opts)(struct ftgt_nvmf_transport *transport, void *json_obj);
 	/*

@@ -379,10 +379,16 @@ nvmf_admin_get_log_page(struct ftgt_nvmf_request *req)
 	}
 
 	switch (lid) {
-	case NVME_LOG_ERROR:
-		/* No errors recorded: every entry zero (error count 0 = invalid entry). */
-		log_serve(req, page, sizeof(struct nvme_error_info), offset, (uint32_t)len);
+	case NVME_LOG_ERROR: {
+		/* Newest first; unused entries zero (error count 0 = invalid entry). */
+		FTGT_STATIC_ASSERT(NVMF_ERROR_LOG_ENTRIES * sizeof(struct nvme_error_info) <=
+		                   sizeof(page));
+		nvmf_ctrlr_error_log_read(ctrlr, (struct nvme_error_info *)page,
+		                          NVMF_ERROR_LOG_ENTRIES);
+		log_serve(req, page, NVMF_ERROR_LOG_ENTRIES * sizeof(struct nvme_error_info),
+		          offset, (uint32_t)len);
 		return;
+	}
 	case NVME_LOG_HEALTH: {
 		struct nvme_health_info *h = (void *)page;
 
@@ -763,18 +769,72 @@ nvmf_admin_keep_alive(struct ftgt_nvmf_request *req)
 	req_done(req, NVME_SCT_GENERIC, NVME_SC_SUCCESS);
 }
 
+/* Abort of an I/O queue's command: controller thread -> that queue's thread (find the
+ * command, abort it at the bdev) -> controller thread (answer the Abort). */
+struct admin_abort_ctx {
+	struct ftgt_nvmf_request *abort_req;
+	struct ftgt_nvmf_qpair *target;
+	struct ftgt_thread *ctrlr_thread;
+	uint16_t cid;
+	bool aborted;
+};
+
+static void
+admin_abort_finish(void *arg)
+{
+	struct admin_abort_ctx *ctx = arg;
+	struct ftgt_nvmf_request *req = ctx->abort_req;
+
+	/* Dword 0 bit 0: 0 = the command was aborted, 1 = it was not. */
+	req->rsp->cdw0 = ftgt_cpu_to_le32(ctx->aborted ? 0 : 1);
+	free(ctx);
+	req_done(req, NVME_SCT_GENERIC, NVME_SC_SUCCESS);
+}
+
+static void
+admin_abort_cb(void *arg, bool aborted)
+{
+	struct admin_abort_ctx *ctx = arg;
+
+	ctx->aborted = aborted;
+	if (ftgt_thread_send_msg(ctx->ctrlr_thread, admin_abort_finish, ctx) != 0) {
+		FTGT_ERRLOG("nvmf: Abort: message ring full\n");
+	}
+}
+
+/* On the target queue's thread. */
+static void
+admin_abort_on_qpair(void *arg)
+{
+	struct admin_abort_ctx *ctx = arg;
+	struct ftgt_nvmf_qpair *q = ctx->target;
+	struct ftgt_nvmf_request *r = NULL;
+
+	if (q->state == FTGT_NVMF_QPAIR_ENABLED && q->ops->qpair_find_req != NULL) {
+		r = q->ops->qpair_find_req(q, ctx->cid);
+	}
+	if (r == NULL) {
+		admin_abort_cb(ctx, false);
+		return;
+	}
+	nvmf_io_abort(r, admin_abort_cb, ctx);
+}
+
 static void
 nvmf_admin_abort(struct ftgt_nvmf_request *req)
 {
 	uint32_t cdw10 = nvmf_cmd_dw(req->cmd, 10);
 	uint16_t sqid = cdw10 & 0xffff;
 	uint16_t cid = (uint16_t)(cdw10 >> 16);
+	struct nvmf_ctrlr *ctrlr = req->qpair->ctrlr;
+	struct admin_abort_ctx *ctx;
 	struct ftgt_nvmf_request *r;
+	struct ftgt_nvmf_qpair *q;
 
-	/* dword 0 bit 0 set: "not aborted". We abort what waits here: an AER. Commands
-	 * on I/O queues complete quickly on other threads and are left to finish. */
+	/* dword 0 bit 0 set: "not aborted" unless found below. */
 	req->rsp->cdw0 = ftgt_cpu_to_le32(1);
 	if (sqid == 0) {
+		/* Other admin commands run to completion here: only an AER waits. */
 		TAILQ_FOREACH (r, &req->qpair->aer_reqs, link) {
 			if (ftgt_le16_to_cpu(r->cmd->cid) == cid) {
 				TAILQ_REMOVE(&req->qpair->aer_reqs, r, link);
@@ -783,8 +843,28 @@ nvmf_admin_abort(struct ftgt_nvmf_request *req)
 				break;
 			}
 		}
+		req_done(req, NVME_SCT_GENERIC, NVME_SC_SUCCESS);
+		return;
 	}
-	req_done(req, NVME_SCT_GENERIC, NVME_SC_SUCCESS);
+	TAILQ_FOREACH (q, &ctrlr->io_qpairs, ctrlr_link) {
+		if (q->qid == sqid) {
+			break;
+		}
+	}
+	ctx = q != NULL ? calloc(1, sizeof(*ctx)) : NULL;
+	if (ctx == NULL) {
+		req_done(req, NVME_SCT_GENERIC, NVME_SC_SUCCESS);
+		return;
+	}
+	ctx->abort_req = req;
+	ctx->target = q;
+	ctx->ctrlr_thread = ctrlr->thread;
+	ctx->cid = cid;
+	/* q is freed only after a message this thread sends later (ctrlr_qpair_detach). */
+	if (ftgt_thread_send_msg(q->thread, admin_abort_on_qpair, ctx) != 0) {
+		free(ctx);
+		req_done(req, NVME_SCT_GENERIC, NVME_SC_SUCCESS);
+	}
 }
 
 static const nvmf_admin_fn g_admin_cmds[256] = {

@@ -137,6 +137,7 @@ connect_admin_attach(void *arg)
 	struct nvmf_ctrlr *ctrlr = ctx->ctrlr;
 
 	ctrlr->admin_qpair = ctx->qpair;
+	__atomic_add_fetch(&ctrlr->num_qpairs, 1, __ATOMIC_RELAXED);
 	nvmf_ctrlr_keep_alive_start(ctrlr);
 	connect_finish(ctx);
 }
@@ -219,6 +220,7 @@ connect_io_ctrlr(void *arg)
 		ctx->qpair->qid = ctx->qid;
 		TAILQ_INSERT_TAIL(&ctrlr->io_qpairs, ctx->qpair, ctrlr_link);
 		ctrlr->num_io_qpairs++;
+		__atomic_add_fetch(&ctrlr->num_qpairs, 1, __ATOMIC_RELAXED);
 		connect_set_status(ctx, NVME_SCT_GENERIC, NVME_SC_SUCCESS);
 	}
 	connect_reply(ctx);
@@ -244,6 +246,21 @@ connect_app(void *arg)
 		connect_set_status(ctx, NVME_SCT_COMMAND_SPECIFIC, NVMF_SC_INVALID_HOST);
 		connect_reply(ctx);
 		return;
+	}
+	if (ctx->qid == 0 && !subsys->allow_duplicate_host) {
+		TAILQ_FOREACH (ctrlr, &subsys->ctrlrs, subsys_link) {
+			if (strcmp(ctrlr->hostnqn, ctx->data.hostnqn) == 0 &&
+			    memcmp(ctrlr->hostid, ctx->data.hostid, sizeof(ctrlr->hostid)) == 0 &&
+			    nvmf_listen_addr_equal(&ctrlr->listen_addr, &ctx->qpair->listen_addr)) {
+				break;
+			}
+		}
+		if (ctrlr != NULL) {
+			/* Policy: one controller per host NQN + host ID per listener. */
+			connect_set_status(ctx, NVME_SCT_COMMAND_SPECIFIC, NVMF_SC_CONTROLLER_BUSY);
+			connect_reply(ctx);
+			return;
+		}
 	}
 	if (ctx->qid == 0) {
 		ctrlr = ctrlr_create(ctx, subsys);
@@ -587,6 +604,7 @@ ftgt_nvmf_qpair_init(struct ftgt_nvmf_qpair *qpair, struct ftgt_nvmf_transport *
 		qpair->peer_addr = *peer_addr;
 	}
 	TAILQ_INIT(&qpair->aer_reqs);
+	__atomic_add_fetch(&g_nvmf_tgt.num_connections, 1, __ATOMIC_RELAXED);
 }
 
 void
@@ -606,6 +624,7 @@ qpair_fini_done(void *arg)
 	void *cb_arg = qpair->disconnect_cb_arg;
 
 	qpair->disconnect_cb = NULL;
+	__atomic_sub_fetch(&g_nvmf_tgt.num_connections, 1, __ATOMIC_RELAXED);
 	cb_fn(cb_arg);
 }
 
@@ -628,7 +647,9 @@ ctrlr_qpair_detach(void *arg)
 		ctrlr->destructing = true;
 		ftgt_poller_unregister(&ctrlr->keep_alive_poller);
 		ctrlr_disconnect_io_qpairs(ctrlr);
+		__atomic_sub_fetch(&ctrlr->num_qpairs, 1, __ATOMIC_RELAXED);
 	} else {
+		__atomic_sub_fetch(&ctrlr->num_qpairs, 1, __ATOMIC_RELAXED);
 		TAILQ_REMOVE(&ctrlr->io_qpairs, qpair, ctrlr_link);
 		ctrlr->qid_used[qpair->qid] = 0;
 		ctrlr->num_io_qpairs--;

@@ -23,33 +23,102 @@ nvmf_qpair_put_ns_channels(struct ftgt_nvmf_qpair *qpair)
 {
 	uint32_t i;
 
-	for (i = 0; i < qpair->ns_ch_count; i++) {
-		if (qpair->ns_ch[i] != NULL) {
-			ftgt_put_io_channel(qpair->ns_ch[i]);
+	for (i = 0; i < qpair->ns_count; i++) {
+		struct nvmf_qpair_ns *qns = &qpair->ns[i];
+
+		if (qns->ch != NULL) {
+			ftgt_put_io_channel(qns->ch);
+		}
+		if (qns->drain != NULL) {
+			nvmf_ns_removal_put(qns->drain);
 		}
 	}
-	free(qpair->ns_ch);
-	qpair->ns_ch = NULL;
-	qpair->ns_ch_count = 0;
+	free(qpair->ns);
+	qpair->ns = NULL;
+	qpair->ns_count = 0;
 }
 
-/* This queue's channel for ns, got on first use (once per namespace per queue). */
-static struct ftgt_io_channel *
-ns_channel(struct ftgt_nvmf_qpair *qpair, struct nvmf_ns *ns)
+static void
+qpair_ns_drained(struct nvmf_qpair_ns *qns)
 {
-	if (ftgt_unlikely(qpair->ns_ch == NULL)) {
+	struct nvmf_ns_removal *r = qns->drain;
+
+	qns->drain = NULL;
+	if (qns->ch != NULL) {
+		ftgt_put_io_channel(qns->ch);
+		qns->ch = NULL;
+	}
+	nvmf_ns_removal_put(r);
+}
+
+void
+nvmf_qpair_ns_drain(struct ftgt_nvmf_qpair *qpair, struct nvmf_ns_removal *r)
+{
+	uint32_t idx = r->ns->nsid - 1;
+	struct nvmf_qpair_ns *qns;
+
+	if (qpair->ns == NULL || idx >= qpair->ns_count) {
+		nvmf_ns_removal_put(r);
+		return;
+	}
+	qns = &qpair->ns[idx];
+	if (qns->drain != NULL) {
+		/* Cannot happen: an NSID is removed once at a time. */
+		nvmf_ns_removal_put(r);
+		return;
+	}
+	qns->drain = r;
+	if (qns->busy == 0) {
+		qpair_ns_drained(qns);
+	}
+}
+
+/* nvmf_request_complete(): the command no longer uses its namespace. */
+void
+nvmf_request_ns_release(struct ftgt_nvmf_request *req)
+{
+	struct ftgt_nvmf_qpair *qpair = req->qpair;
+	struct nvmf_qpair_ns *qns = &qpair->ns[req->io_nsid - 1];
+
+	req->io_nsid = 0;
+	if (--qns->busy == 0 && ftgt_unlikely(qns->drain != NULL)) {
+		qpair_ns_drained(qns);
+	}
+}
+
+/* This queue's channel for ns, got on first use (once per namespace per queue); the
+ * command counts as using ns until it completes. */
+static struct ftgt_io_channel *
+ns_channel(struct ftgt_nvmf_request *req, struct nvmf_ns *ns)
+{
+	struct ftgt_nvmf_qpair *qpair = req->qpair;
+	struct nvmf_qpair_ns *qns;
+
+	if (ftgt_unlikely(qpair->ns == NULL)) {
 		uint32_t n = qpair->ctrlr->subsys->max_nsid;
 
-		qpair->ns_ch = calloc(n, sizeof(*qpair->ns_ch));
-		if (qpair->ns_ch == NULL) {
+		qpair->ns = calloc(n, sizeof(*qpair->ns));
+		if (qpair->ns == NULL) {
 			return NULL;
 		}
-		qpair->ns_ch_count = n;
+		qpair->ns_count = n;
 	}
-	if (ftgt_unlikely(qpair->ns_ch[ns->nsid - 1] == NULL)) {
-		qpair->ns_ch[ns->nsid - 1] = ftgt_bdev_get_io_channel(ns->desc);
+	qns = &qpair->ns[ns->nsid - 1];
+	if (ftgt_unlikely(qns->ch == NULL)) {
+		if (qns->drain != NULL) {
+			return NULL; /* being removed */
+		}
+		qns->ch = ftgt_bdev_get_io_channel(ns->desc);
+		if (qns->ch == NULL) {
+			return NULL;
+		}
+		qns->desc = ns->desc;
 	}
-	return qpair->ns_ch[ns->nsid - 1];
+	if (req->io_nsid == 0) {
+		req->io_nsid = ns->nsid;
+		qns->busy++;
+	}
+	return qns->ch;
 }
 
 static void
@@ -150,7 +219,7 @@ io_get_ns(struct ftgt_nvmf_request *req, struct ftgt_io_channel **ch)
 		io_done_status(req, NVME_SCT_GENERIC, NVME_SC_INVALID_NAMESPACE_OR_FORMAT);
 		return NULL;
 	}
-	*ch = ns_channel(qpair, ns);
+	*ch = ns_channel(req, ns);
 	if (ftgt_unlikely(*ch == NULL)) {
 		io_done_status(req, NVME_SCT_GENERIC, NVME_SC_NAMESPACE_NOT_READY);
 		return NULL;
@@ -422,7 +491,7 @@ io_caw_submit(struct ftgt_nvmf_request *first)
 
 	ns = nvmf_subsystem_get_ns(first->qpair->ctrlr->subsys, ftgt_le32_to_cpu(first->cmd->nsid));
 	if (ns == NULL || __atomic_load_n(&ns->removed, __ATOMIC_ACQUIRE) ||
-	    (ch = ns_channel(first->qpair, ns)) == NULL) {
+	    (ch = ns_channel(first, ns)) == NULL) {
 		nvmf_request_set_status(first, NVME_SCT_GENERIC,
 		                        NVME_SC_INVALID_NAMESPACE_OR_FORMAT);
 		nvmf_request_set_status(second, NVME_SCT_GENERIC, NVME_SC_ABORTED_FAILED_FUSED);
@@ -474,7 +543,7 @@ io_fused_second(struct ftgt_nvmf_request *first, struct ftgt_nvmf_request *secon
 	/* Range and lengths, checked for the compare; the write carries the same. */
 	ns = nvmf_subsystem_get_ns(first->qpair->ctrlr->subsys, ftgt_le32_to_cpu(first->cmd->nsid));
 	if (ns == NULL || __atomic_load_n(&ns->removed, __ATOMIC_ACQUIRE) ||
-	    (ch = ns_channel(first->qpair, ns)) == NULL) {
+	    (ch = ns_channel(first, ns)) == NULL) {
 		nvmf_request_set_status(first, NVME_SCT_GENERIC,
 		                        NVME_SC_INVALID_NAMESPACE_OR_FORMAT);
 		nvmf_request_set_status(second, NVME_SCT_GENERIC, NVME_SC_ABORTED_FAILED_FUSED);
@@ -550,4 +619,60 @@ nvmf_io_exec(struct ftgt_nvmf_request *req)
 		return;
 	}
 	fn(req);
+}
+
+/* ---- Abort ------------------------------------------------------------------------- */
+
+struct io_abort_ctx {
+	void (*cb_fn)(void *cb_arg, bool aborted);
+	void *cb_arg;
+};
+
+static void
+io_abort_done(struct ftgt_bdev_io *bio, bool success, void *cb_arg)
+{
+	struct io_abort_ctx *ctx = cb_arg;
+
+	ftgt_bdev_free_io(bio);
+	ctx->cb_fn(ctx->cb_arg, success);
+	free(ctx);
+}
+
+void
+nvmf_io_abort(struct ftgt_nvmf_request *req, void (*cb_fn)(void *cb_arg, bool aborted),
+              void *cb_arg)
+{
+	struct ftgt_nvmf_qpair *qpair = req->qpair;
+	struct nvmf_qpair_ns *qns;
+	struct io_abort_ctx *ctx;
+	int rc;
+
+	if (qpair->fused_first == req) {
+		/* A fused FIRST waiting for its SECOND. */
+		qpair->fused_first = NULL;
+		nvmf_request_set_status(req, NVME_SCT_GENERIC, NVME_SC_ABORTED_BY_REQUEST);
+		nvmf_request_complete(req);
+		cb_fn(cb_arg, true);
+		return;
+	}
+	if (req->io_nsid == 0 || qpair->ns == NULL || req->io_nsid > qpair->ns_count) {
+		cb_fn(cb_arg, false);
+		return;
+	}
+	qns = &qpair->ns[req->io_nsid - 1];
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL || qns->ch == NULL) {
+		free(ctx);
+		cb_fn(cb_arg, false);
+		return;
+	}
+	ctx->cb_fn = cb_fn;
+	ctx->cb_arg = cb_arg;
+	/* Every bdev I/O of a command carries the request as its cb_arg. */
+	rc = ftgt_bdev_abort(qns->desc, qns->ch, req, io_abort_done, ctx);
+	if (rc != 0) {
+		/* Nothing at the bdev (waiting for a bdev_io, or between two DSM ranges). */
+		free(ctx);
+		cb_fn(cb_arg, false);
+	}
 }

@@ -22,7 +22,7 @@
 #define NVMF_DISC_KATO_DEFAULT_MS 120000
 #define NVMF_VS                   NVME_VS(1, 3, 0)
 #define NVMF_CAP_TO_500MS         30 /* CAP.TO: 15 s */
-#define NVMF_ERROR_LOG_ENTRIES    128
+#define NVMF_ERROR_LOG_ENTRIES    64 /* 4 KiB of log page 01h */
 
 /* A namespace. Created and freed on the app thread; read by I/O threads once published
  * in subsystem->ns[] (release store) until the subsystem has no controller left. */
@@ -35,6 +35,23 @@ struct nvmf_ns {
 	struct ftgt_nvmf_ns_opts opts; /* uuid filled from the bdev when not given */
 	uint32_t block_size;
 	bool removed; /* hot removed: I/O fails */
+};
+
+/* A namespace as one I/O queue sees it (qpair's thread). */
+struct nvmf_qpair_ns {
+	struct ftgt_io_channel *ch;
+	struct ftgt_bdev_desc *desc;   /* open while busy != 0 */
+	uint32_t busy;                 /* commands of this queue using the namespace now */
+	struct nvmf_ns_removal *drain; /* removal waiting for busy == 0 */
+};
+
+/* A namespace being removed while controllers are connected (see subsystem.c). */
+struct nvmf_ns_removal {
+	struct ftgt_nvmf_subsystem *subsys;
+	struct nvmf_ns *ns;
+	uint32_t pending; /* threads still to answer (atomic) */
+	void (*cb_fn)(void *cb_arg, int rc);
+	void *cb_arg;
 };
 
 struct nvmf_host {
@@ -55,9 +72,14 @@ struct ftgt_nvmf_subsystem {
 	char sn[FTGT_NVMF_SN_MAX_LEN + 1];
 	char mn[FTGT_NVMF_MN_MAX_LEN + 1];
 	bool allow_any_host;
+	/* false: a second controller of the same host NQN + host ID through the same
+	 * listener is refused (Controller Busy). */
+	bool allow_duplicate_host;
 	bool destroying;
 	uint32_t max_nsid;
-	struct nvmf_ns **ns; /* [max_nsid] */
+	struct nvmf_ns **ns;  /* [max_nsid] */
+	uint8_t *ns_removing; /* [max_nsid]: NSID not reusable until its removal ends */
+	uint32_t num_ns_removals;
 	uint16_t next_cntlid;
 	TAILQ_HEAD(, nvmf_host) hosts;
 	TAILQ_HEAD(, nvmf_listener) listeners;
@@ -66,6 +88,13 @@ struct ftgt_nvmf_subsystem {
 	void (*destroy_cb)(void *cb_arg);
 	void *destroy_cb_arg;
 	TAILQ_ENTRY(ftgt_nvmf_subsystem) link;
+};
+
+/* One error log entry. Written by any queue's thread, read on the controller's thread
+ * (a sequence lock: seq is 0 while written, then the entry's error count). */
+struct nvmf_error_slot {
+	uint64_t seq;
+	struct nvme_error_info e;
 };
 
 /* A controller. Created on the app thread, then owned by the admin qpair's thread
@@ -79,6 +108,9 @@ struct nvmf_ctrlr {
 	struct ftgt_nvmf_transport *transport;
 	struct ftgt_nvmf_listen_addr listen_addr;
 	TAILQ_ENTRY(nvmf_ctrlr) subsys_link; /* app thread */
+	/* Queue pairs attached (admin + I/O): written on `thread` with atomics, read on the
+	 * app thread for the connection counts. */
+	uint32_t num_qpairs;
 	/* ---- owned by `thread` ---- */
 	struct ftgt_nvmf_qpair *admin_qpair;
 	TAILQ_HEAD(, ftgt_nvmf_qpair) io_qpairs;
@@ -110,7 +142,9 @@ struct nvmf_ctrlr {
 	uint8_t aen_masked_notices; /* bit per notice type awaiting a log read */
 	uint32_t changed_ns[NVME_CHANGED_NS_LIST_MAX];
 	uint32_t num_changed_ns; /* > 1024: list overflowed */
-	uint64_t num_errors;
+	/* Error information log: failed commands of every queue (any thread, atomics). */
+	uint64_t err_count;
+	struct nvmf_error_slot errlog[NVMF_ERROR_LOG_ENTRIES];
 };
 
 /* Target-wide state (app thread). */
@@ -121,6 +155,9 @@ struct nvmf_tgt {
 	TAILQ_HEAD(, ftgt_nvmf_transport) transports;
 	uint64_t discovery_genctr;
 	struct ftgt_nvmf_subsystem *discovery;
+	/* Transport connections known to the core (ftgt_nvmf_qpair_init() until the
+	 * qpair's fini callback), any thread: atomics. */
+	uint64_t num_connections;
 };
 extern struct nvmf_tgt g_nvmf_tgt;
 
@@ -133,6 +170,8 @@ bool nvmf_listen_addr_equal(const struct ftgt_nvmf_listen_addr *a,
 void nvmf_tgt_discovery_changed(void);
 uint16_t nvmf_subsystem_alloc_cntlid(struct ftgt_nvmf_subsystem *subsys);
 void nvmf_subsystem_ctrlr_gone(struct nvmf_ctrlr *ctrlr);
+/* Ask the controller's thread to disconnect all its queues (app thread). */
+void nvmf_subsystem_ctrlr_disconnect(struct nvmf_ctrlr *ctrlr);
 
 /* ctrlr.c */
 void nvmf_ctrlr_exec_fabrics(struct ftgt_nvmf_request *req);
@@ -152,6 +191,16 @@ void nvmf_ctrlr_abort_aers(struct ftgt_nvmf_qpair *qpair);
 /* io.c */
 void nvmf_io_exec(struct ftgt_nvmf_request *req);
 void nvmf_qpair_put_ns_channels(struct ftgt_nvmf_qpair *qpair);
+/* Qpair's thread: drop the channel of r->ns once no command uses it, then tell r. */
+void nvmf_qpair_ns_drain(struct ftgt_nvmf_qpair *qpair, struct nvmf_ns_removal *r);
+/* A thread is done with the namespace of a removal (any thread). */
+void nvmf_ns_removal_put(struct nvmf_ns_removal *r);
+/* From nvmf_request_complete(): req->io_nsid is no longer used by req. */
+void nvmf_request_ns_release(struct ftgt_nvmf_request *req);
+/* Abort req (executing in the core on this, its qpair's, thread): cb_fn(cb_arg, true)
+ * when it was aborted, (cb_arg, false) when it could not be; always called, maybe at once. */
+void nvmf_io_abort(struct ftgt_nvmf_request *req, void (*cb_fn)(void *cb_arg, bool aborted),
+                   void *cb_arg);
 
 /* discovery.c */
 /* Build the discovery log page for hostnqn into a new buffer (app thread). */
@@ -160,6 +209,10 @@ void *nvmf_discovery_log_build(const char *hostnqn, const struct ftgt_nvmf_liste
 
 /* request.c */
 void nvmf_request_complete(struct ftgt_nvmf_request *req);
+/* Copy up to max of the controller's newest error entries, newest first; returns the
+ * number copied (controller's thread). */
+uint32_t nvmf_ctrlr_error_log_read(struct nvmf_ctrlr *ctrlr, struct nvme_error_info *out,
+                                   uint32_t max);
 void nvmf_request_set_status(struct ftgt_nvmf_request *req, int sct, int sc);
 /* Copy up to len bytes from buf into the request's data buffers; returns bytes copied. */
 uint32_t nvmf_request_copy_to_iov(struct ftgt_nvmf_request *req, const void *buf, uint32_t len);

@@ -177,7 +177,9 @@ struct rpc_subsys {
 	char *serial_number;
 	char *model_number;
 	bool allow_any_host;
+	bool allow_duplicate_host_connections;
 	uint32_t max_namespaces;
+	uint16_t cntlid;
 	char *host;
 	uint32_t nsid;
 	json_t *namespace;
@@ -190,12 +192,14 @@ static const struct ftgt_rpc_field g_create_fields[] = {
         {"model_number", FTGT_RPC_STRING, offsetof(struct rpc_subsys, model_number), true},
         {"allow_any_host", FTGT_RPC_BOOL, offsetof(struct rpc_subsys, allow_any_host), true},
         {"max_namespaces", FTGT_RPC_UINT32, offsetof(struct rpc_subsys, max_namespaces), true},
+        {"allow_duplicate_host_connections", FTGT_RPC_BOOL,
+         offsetof(struct rpc_subsys, allow_duplicate_host_connections), true},
 };
 
 static void
 rpc_nvmf_create_subsystem(struct ftgt_rpc_request *req, const json_t *params)
 {
-	struct rpc_subsys p = {0};
+	struct rpc_subsys p = {.allow_duplicate_host_connections = true};
 	struct ftgt_nvmf_subsystem *s;
 	int rc;
 
@@ -236,6 +240,7 @@ rpc_nvmf_create_subsystem(struct ftgt_rpc_request *req, const json_t *params)
 		goto out;
 	}
 	ftgt_nvmf_subsystem_set_allow_any_host(s, p.allow_any_host);
+	ftgt_nvmf_subsystem_set_allow_duplicate_host(s, p.allow_duplicate_host_connections);
 	ftgt_rpc_send_bool(req, true);
 out:
 	ftgt_rpc_decode_free(g_create_fields, FTGT_COUNTOF(g_create_fields), &p);
@@ -469,6 +474,58 @@ rpc_nvmf_subsystem_allow_any_host(struct ftgt_rpc_request *req, const json_t *pa
 }
 FTGT_RPC_REGISTER("nvmf_subsystem_allow_any_host", rpc_nvmf_subsystem_allow_any_host)
 
+static const struct ftgt_rpc_field g_disc_host_fields[] = {
+        {"nqn", FTGT_RPC_STRING, offsetof(struct rpc_subsys, nqn), false},
+        {"host", FTGT_RPC_STRING, offsetof(struct rpc_subsys, host), true},
+};
+
+/* Target-initiated disconnect of one host's controllers (or all of the subsystem's). */
+static void
+rpc_nvmf_subsystem_disconnect_host(struct ftgt_rpc_request *req, const json_t *params)
+{
+	struct rpc_subsys p = {0};
+	struct ftgt_nvmf_subsystem *s;
+
+	if (!ftgt_rpc_decode_or_error(req, params, g_disc_host_fields, 2, &p)) {
+		return;
+	}
+	s = rpc_find_subsys(req, p.nqn);
+	if (s != NULL) {
+		int n = ftgt_nvmf_subsystem_disconnect_host(s, p.host);
+
+		ftgt_rpc_send_result(req, json_integer(n));
+	}
+	ftgt_rpc_decode_free(g_disc_host_fields, 2, &p);
+}
+FTGT_RPC_REGISTER("nvmf_subsystem_disconnect_host", rpc_nvmf_subsystem_disconnect_host)
+
+static const struct ftgt_rpc_field g_ctrlr_disc_fields[] = {
+        {"nqn", FTGT_RPC_STRING, offsetof(struct rpc_subsys, nqn), false},
+        {"cntlid", FTGT_RPC_UINT16, offsetof(struct rpc_subsys, cntlid), false},
+};
+
+static void
+rpc_nvmf_ctrlr_disconnect(struct ftgt_rpc_request *req, const json_t *params)
+{
+	struct rpc_subsys p = {0};
+	struct ftgt_nvmf_subsystem *s;
+
+	if (!ftgt_rpc_decode_or_error(req, params, g_ctrlr_disc_fields, 2, &p)) {
+		return;
+	}
+	s = rpc_find_subsys(req, p.nqn);
+	if (s != NULL) {
+		if (ftgt_nvmf_subsystem_disconnect_ctrlr(s, p.cntlid) == 0) {
+			ftgt_rpc_send_bool(req, true);
+		} else {
+			ftgt_rpc_send_error(req, -ENODEV, "controller %u of '%s' not found",
+			                    p.cntlid, p.nqn);
+		}
+	}
+	ftgt_rpc_decode_free(g_ctrlr_disc_fields, 2, &p);
+}
+FTGT_RPC_REGISTER("nvmf_ctrlr_disconnect", rpc_nvmf_ctrlr_disconnect)
+
 /* ---- namespaces ---------------------------------------------------------------------- */
 
 struct rpc_ns {
@@ -583,6 +640,19 @@ static const struct ftgt_rpc_field g_rm_ns_fields[] = {
 };
 
 static void
+rpc_remove_ns_done(void *cb_arg, int rc)
+{
+	struct ftgt_rpc_request *req = cb_arg;
+
+	if (rc == 0) {
+		ftgt_rpc_send_bool(req, true);
+	} else {
+		ftgt_rpc_send_error(req, rc, "namespace removal failed");
+	}
+}
+
+/* Answers once the namespace is gone from every queue and its bdev is closed. */
+static void
 rpc_nvmf_subsystem_remove_ns(struct ftgt_rpc_request *req, const json_t *params)
 {
 	struct rpc_subsys p = {0};
@@ -594,17 +664,11 @@ rpc_nvmf_subsystem_remove_ns(struct ftgt_rpc_request *req, const json_t *params)
 	}
 	s = rpc_find_subsys(req, p.nqn);
 	if (s != NULL) {
-		rc = ftgt_nvmf_subsystem_remove_ns(s, p.nsid);
-		if (rc == 0) {
-			ftgt_rpc_send_bool(req, true);
-		} else if (rc == -EBUSY) {
-			ftgt_rpc_send_error(req, rc,
-			                    "hosts are connected to '%s': disconnect them "
-			                    "first (live namespace removal is not "
-			                    "supported yet)",
-			                    p.nqn);
-		} else {
+		rc = ftgt_nvmf_subsystem_remove_ns_async(s, p.nsid, rpc_remove_ns_done, req);
+		if (rc == -ENOENT) {
 			ftgt_rpc_send_error(req, rc, "namespace %u not found", p.nsid);
+		} else if (rc != 0) {
+			ftgt_rpc_send_error(req, rc, "cannot remove namespace %u", p.nsid);
 		}
 	}
 	ftgt_rpc_decode_free(g_rm_ns_fields, 2, &p);
@@ -652,10 +716,48 @@ hex_fmt(char *buf, const uint8_t *b, size_t n)
 	}
 }
 
+static void
+counts_to_json(json_t *o, const struct ftgt_nvmf_conn_counts *c)
+{
+	json_object_set_new(o, "num_controllers", json_integer(c->num_ctrlrs));
+	json_object_set_new(o, "num_qpairs", json_integer(c->num_qpairs));
+}
+
+/* [{hostnqn, num_controllers, num_qpairs}] of the hosts with controllers now. */
+static json_t *
+connected_hosts_json(struct ftgt_nvmf_subsystem *s)
+{
+	json_t *arr = json_array();
+	struct nvmf_ctrlr *c, *prev;
+
+	TAILQ_FOREACH (c, &s->ctrlrs, subsys_link) {
+		struct ftgt_nvmf_conn_counts counts;
+		json_t *o;
+
+		/* Once per host NQN: skip it if an earlier controller had it. */
+		for (prev = TAILQ_FIRST(&s->ctrlrs); prev != c;
+		     prev = TAILQ_NEXT(prev, subsys_link)) {
+			if (strcmp(prev->hostnqn, c->hostnqn) == 0) {
+				break;
+			}
+		}
+		if (prev != c) {
+			continue;
+		}
+		ftgt_nvmf_subsystem_get_counts(s, c->hostnqn, NULL, &counts);
+		o = json_object();
+		json_object_set_new(o, "hostnqn", json_string(c->hostnqn));
+		counts_to_json(o, &counts);
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
 static json_t *
 subsystem_json(struct ftgt_nvmf_subsystem *s)
 {
 	json_t *o = json_object(), *l = json_array(), *h = json_array(), *ns;
+	struct ftgt_nvmf_conn_counts counts;
 	uint32_t i;
 
 	json_object_set_new(o, "nqn", json_string(s->nqn));
@@ -667,7 +769,12 @@ subsystem_json(struct ftgt_nvmf_subsystem *s)
 	json_object_set_new(o, "allow_any_host", json_boolean(s->allow_any_host));
 	ftgt_nvmf_subsystem_for_each_host(s, host_to_json, h);
 	json_object_set_new(o, "hosts", h);
+	ftgt_nvmf_subsystem_get_counts(s, NULL, NULL, &counts);
+	counts_to_json(o, &counts);
+	json_object_set_new(o, "connected_hosts", connected_hosts_json(s));
 	if (s->type == FTGT_NVMF_SUBTYPE_NVME) {
+		json_object_set_new(o, "allow_duplicate_host_connections",
+		                    json_boolean(s->allow_duplicate_host));
 		json_object_set_new(o, "serial_number", json_string(s->sn));
 		json_object_set_new(o, "model_number", json_string(s->mn));
 		json_object_set_new(o, "max_namespaces", json_integer(s->max_nsid));
@@ -744,6 +851,9 @@ rpc_nvmf_subsystem_get_controllers(struct ftgt_rpc_request *req, const json_t *p
 			json_object_set_new(o, "hostnqn", json_string(c->hostnqn));
 			json_object_set_new(o, "hostid", json_string(buf));
 			json_object_set_new(o, "listen_address", addr_json(&c->listen_addr));
+			json_object_set_new(
+			        o, "num_qpairs",
+			        json_integer(__atomic_load_n(&c->num_qpairs, __ATOMIC_RELAXED)));
 			json_array_append_new(arr, o);
 		}
 		ftgt_rpc_send_result(req, arr);
@@ -769,7 +879,11 @@ rpc_nvmf_subsystem_get_listeners(struct ftgt_rpc_request *req, const json_t *par
 		TAILQ_FOREACH (l, &s->listeners, link) {
 			json_t *o = json_object();
 
+			struct ftgt_nvmf_conn_counts counts;
+
 			json_object_set_new(o, "address", addr_json(&l->addr));
+			ftgt_nvmf_subsystem_get_counts(s, NULL, &l->addr, &counts);
+			counts_to_json(o, &counts);
 			json_array_append_new(arr, o);
 		}
 		ftgt_rpc_send_result(req, arr);
@@ -777,6 +891,145 @@ rpc_nvmf_subsystem_get_listeners(struct ftgt_rpc_request *req, const json_t *par
 	ftgt_rpc_decode_free(g_nqn_fields, 1, &p);
 }
 FTGT_RPC_REGISTER("nvmf_subsystem_get_listeners", rpc_nvmf_subsystem_get_listeners)
+
+/* nvmf_subsystem_get_qpairs: each controller's thread lists its queue pairs. */
+struct rpc_qpairs_ctx;
+
+struct rpc_qpairs_slot {
+	struct rpc_qpairs_ctx *ctx;
+	struct nvmf_ctrlr *ctrlr;
+	json_t *arr;
+};
+
+struct rpc_qpairs_ctx {
+	struct ftgt_rpc_request *req;
+	uint32_t left; /* slots not collected yet (atomic) */
+	uint32_t num_slots;
+	struct rpc_qpairs_slot slots[];
+};
+
+static const char *
+qpair_state_str(enum ftgt_nvmf_qpair_state state)
+{
+	switch (state) {
+	case FTGT_NVMF_QPAIR_UNINITIALIZED:
+		return "uninitialized";
+	case FTGT_NVMF_QPAIR_CONNECTING:
+		return "connecting";
+	case FTGT_NVMF_QPAIR_ENABLED:
+		return "active";
+	case FTGT_NVMF_QPAIR_DEACTIVATING:
+		return "deactivating";
+	default:
+		return "error";
+	}
+}
+
+static json_t *
+qpair_json(struct nvmf_ctrlr *c, struct ftgt_nvmf_qpair *q)
+{
+	json_t *o = json_object();
+	/* The state belongs to the qpair's thread: a snapshot. */
+	enum ftgt_nvmf_qpair_state state = __atomic_load_n(&q->state, __ATOMIC_RELAXED);
+
+	json_object_set_new(o, "cntlid", json_integer(c->cntlid));
+	json_object_set_new(o, "qid", json_integer(q->qid));
+	json_object_set_new(o, "state", json_string(qpair_state_str(state)));
+	json_object_set_new(o, "hostnqn", json_string(c->hostnqn));
+	json_object_set_new(o, "thread", json_string(ftgt_thread_get_name(q->thread)));
+	json_object_set_new(o, "listen_address", addr_json(&q->listen_addr));
+	json_object_set_new(o, "peer_address", addr_json(&q->peer_addr));
+	return o;
+}
+
+static void
+rpc_qpairs_done(void *arg)
+{
+	struct rpc_qpairs_ctx *ctx = arg;
+	json_t *arr = json_array();
+	uint32_t i;
+
+	for (i = 0; i < ctx->num_slots; i++) {
+		json_array_extend(arr, ctx->slots[i].arr);
+		json_decref(ctx->slots[i].arr);
+	}
+	ftgt_rpc_send_result(ctx->req, arr);
+	free(ctx);
+}
+
+static void
+rpc_qpairs_slot_done(struct rpc_qpairs_ctx *ctx)
+{
+	if (__atomic_sub_fetch(&ctx->left, 1, __ATOMIC_ACQ_REL) != 0) {
+		return;
+	}
+	if (ftgt_thread_send_msg(g_nvmf_tgt.thread, rpc_qpairs_done, ctx) != 0) {
+		FTGT_ERRLOG("nvmf: nvmf_subsystem_get_qpairs: message ring full\n");
+	}
+}
+
+/* On the controller's thread, which owns its queue list. */
+static void
+rpc_qpairs_collect(void *arg)
+{
+	struct rpc_qpairs_slot *slot = arg;
+	struct nvmf_ctrlr *c = slot->ctrlr;
+	struct ftgt_nvmf_qpair *q;
+
+	if (c->admin_qpair != NULL) {
+		json_array_append_new(slot->arr, qpair_json(c, c->admin_qpair));
+	}
+	TAILQ_FOREACH (q, &c->io_qpairs, ctrlr_link) {
+		json_array_append_new(slot->arr, qpair_json(c, q));
+	}
+	rpc_qpairs_slot_done(slot->ctx);
+}
+
+static void
+rpc_nvmf_subsystem_get_qpairs(struct ftgt_rpc_request *req, const json_t *params)
+{
+	struct rpc_subsys p = {0};
+	struct ftgt_nvmf_subsystem *s;
+	struct rpc_qpairs_ctx *ctx;
+	struct nvmf_ctrlr *c;
+	uint32_t i = 0;
+
+	if (!ftgt_rpc_decode_or_error(req, params, g_nqn_fields, 1, &p)) {
+		return;
+	}
+	s = rpc_find_subsys(req, p.nqn);
+	ftgt_rpc_decode_free(g_nqn_fields, 1, &p);
+	if (s == NULL) {
+		return;
+	}
+	if (s->num_ctrlrs == 0) {
+		ftgt_rpc_send_result(req, json_array());
+		return;
+	}
+	ctx = calloc(1, sizeof(*ctx) + s->num_ctrlrs * sizeof(ctx->slots[0]));
+	if (ctx == NULL) {
+		ftgt_rpc_send_error(req, -ENOMEM, "out of memory");
+		return;
+	}
+	ctx->req = req;
+	ctx->num_slots = s->num_ctrlrs;
+	ctx->left = s->num_ctrlrs;
+	TAILQ_FOREACH (c, &s->ctrlrs, subsys_link) {
+		ctx->slots[i].ctx = ctx;
+		ctx->slots[i].ctrlr = c;
+		ctx->slots[i].arr = json_array();
+		i++;
+	}
+	/* Each controller is freed by a message the app thread sends after these. */
+	for (i = 0; i < ctx->num_slots; i++) {
+		struct rpc_qpairs_slot *slot = &ctx->slots[i];
+
+		if (ftgt_thread_send_msg(slot->ctrlr->thread, rpc_qpairs_collect, slot) != 0) {
+			rpc_qpairs_slot_done(ctx);
+		}
+	}
+}
+FTGT_RPC_REGISTER("nvmf_subsystem_get_qpairs", rpc_nvmf_subsystem_get_qpairs)
 
 /* ---- statistics ---------------------------------------------------------------------- */
 
@@ -787,6 +1040,23 @@ struct rpc_stats_ctx {
 };
 
 static void rpc_stats_next(struct rpc_stats_ctx *ctx);
+
+/* Target-wide counts: every subsystem (the discovery one included). */
+static void
+rpc_stats_counts(json_t *o)
+{
+	struct ftgt_nvmf_subsystem *s;
+	struct ftgt_nvmf_conn_counts total = {0}, c;
+
+	for (s = ftgt_nvmf_subsystem_first(); s != NULL; s = ftgt_nvmf_subsystem_next(s)) {
+		ftgt_nvmf_subsystem_get_counts(s, NULL, NULL, &c);
+		total.num_ctrlrs += c.num_ctrlrs;
+		total.num_qpairs += c.num_qpairs;
+	}
+	json_object_set_new(o, "num_connections",
+	                    json_integer((json_int_t)ftgt_nvmf_tgt_get_num_connections()));
+	counts_to_json(o, &total);
+}
 
 static void
 rpc_stats_transport_done(void *cb_arg, void *json_array)
@@ -813,6 +1083,7 @@ rpc_stats_next(struct rpc_stats_ctx *ctx)
 	}
 	o = json_object();
 	json_object_set_new(o, "tick_rate", json_integer((json_int_t)ftgt_get_ticks_hz()));
+	rpc_stats_counts(o);
 	json_object_set_new(o, "poll_groups", ctx->groups);
 	ftgt_rpc_send_result(ctx->req, o);
 	free(ctx);
@@ -867,6 +1138,9 @@ nvmf_write_config(json_t *config)
 		json_object_set_new(p, "serial_number", json_string(s->sn));
 		json_object_set_new(p, "model_number", json_string(s->mn));
 		json_object_set_new(p, "allow_any_host", json_boolean(s->allow_any_host));
+		if (!s->allow_duplicate_host) {
+			json_object_set_new(p, "allow_duplicate_host_connections", json_false());
+		}
 		json_object_set_new(p, "max_namespaces", json_integer(s->max_nsid));
 		json_array_append_new(config, method_call("nvmf_create_subsystem", p));
 		TAILQ_FOREACH (l, &s->listeners, link) {

@@ -27,6 +27,66 @@ nvmf_request_set_status(struct ftgt_nvmf_request *req, int sct, int sc)
 	req->rsp->status = ftgt_cpu_to_le16(status);
 }
 
+/* A failed command goes into its controller's error log (no allocation, no lock). */
+static void
+request_record_error(struct ftgt_nvmf_request *req, uint16_t status)
+{
+	struct ftgt_nvmf_qpair *qpair = req->qpair;
+	struct nvmf_ctrlr *ctrlr = qpair->ctrlr;
+	const struct nvme_cmd *cmd = req->cmd;
+	struct nvmf_error_slot *slot;
+	struct nvme_error_info *e;
+	uint64_t n;
+
+	if (ctrlr == NULL || cmd->opc == NVME_OPC_FABRIC) {
+		return;
+	}
+	n = __atomic_add_fetch(&ctrlr->err_count, 1, __ATOMIC_RELAXED);
+	slot = &ctrlr->errlog[(n - 1) % NVMF_ERROR_LOG_ENTRIES];
+	__atomic_store_n(&slot->seq, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	e = &slot->e;
+	memset(e, 0, sizeof(*e));
+	e->error_count = ftgt_cpu_to_le64(n);
+	e->sqid = ftgt_cpu_to_le16(qpair->qid);
+	e->cid = cmd->cid;
+	e->status = ftgt_cpu_to_le16(status);
+	e->error_location = ftgt_cpu_to_le16(0xffff); /* not specific to a field */
+	e->nsid = cmd->nsid;
+	e->trtype = qpair->ops->trtype;
+	if (qpair->qid != 0 &&
+	    (cmd->opc == NVME_OPC_READ || cmd->opc == NVME_OPC_WRITE ||
+	     cmd->opc == NVME_OPC_COMPARE || cmd->opc == NVME_OPC_WRITE_ZEROES)) {
+		e->lba = ftgt_cpu_to_le64((uint64_t)nvmf_cmd_dw(cmd, 10) |
+		                          ((uint64_t)nvmf_cmd_dw(cmd, 11) << 32));
+	}
+	__atomic_store_n(&slot->seq, n, __ATOMIC_RELEASE);
+}
+
+uint32_t
+nvmf_ctrlr_error_log_read(struct nvmf_ctrlr *ctrlr, struct nvme_error_info *out, uint32_t max)
+{
+	uint64_t count = __atomic_load_n(&ctrlr->err_count, __ATOMIC_ACQUIRE);
+	uint32_t i, got = 0;
+
+	for (i = 0; i < NVMF_ERROR_LOG_ENTRIES && i < count && got < max; i++) {
+		struct nvmf_error_slot *slot =
+		        &ctrlr->errlog[(count - 1 - i) % NVMF_ERROR_LOG_ENTRIES];
+		uint64_t s1 = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE), s2;
+
+		if (s1 == 0) {
+			continue; /* being written */
+		}
+		memcpy(&out[got], &slot->e, sizeof(out[got]));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&slot->seq, __ATOMIC_RELAXED);
+		if (s1 == s2) {
+			got++;
+		}
+	}
+	return got;
+}
+
 void
 nvmf_request_complete(struct ftgt_nvmf_request *req)
 {
@@ -43,6 +103,12 @@ nvmf_request_complete(struct ftgt_nvmf_request *req)
 	rsp->sqhd = qpair->sqfc_disabled ? 0 : ftgt_cpu_to_le16(qpair->sq_head);
 	if ((status & ~NVME_STATUS_DNR) != 0) {
 		qpair->num_errors++;
+		if (status != NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORTED_SQ_DELETION)) {
+			request_record_error(req, status);
+		}
+	}
+	if (req->io_nsid != 0) {
+		nvmf_request_ns_release(req);
 	}
 	req->in_core = false;
 	qpair->outstanding--;
@@ -128,6 +194,7 @@ ftgt_nvmf_request_exec(struct ftgt_nvmf_request *req)
 	memset(req->rsp, 0, sizeof(*req->rsp));
 	req->in_core = true;
 	req->fused_pair = NULL;
+	req->io_nsid = 0;
 	qpair->outstanding++;
 	qpair->num_cmds++;
 

@@ -221,7 +221,10 @@ ftgt_nvmf_subsystem_create(const char *nqn, enum ftgt_nvmf_subtype type, uint32_
 	subsys->max_nsid = max_namespaces;
 	if (max_namespaces != 0) {
 		subsys->ns = calloc(max_namespaces, sizeof(*subsys->ns));
-		if (subsys->ns == NULL) {
+		subsys->ns_removing = calloc(max_namespaces, 1);
+		if (subsys->ns == NULL || subsys->ns_removing == NULL) {
+			free(subsys->ns);
+			free(subsys->ns_removing);
 			free(subsys);
 			*rc = -ENOMEM;
 			return NULL;
@@ -233,6 +236,7 @@ ftgt_nvmf_subsystem_create(const char *nqn, enum ftgt_nvmf_subtype type, uint32_
 	         (unsigned long long)(uintptr_t)subsys & 0xffffffffffffull);
 	ftgt_strlcpy(subsys->mn, "ftgt Controller", sizeof(subsys->mn));
 	subsys->next_cntlid = NVMF_CNTLID_MIN;
+	subsys->allow_duplicate_host = true;
 	TAILQ_INIT(&subsys->hosts);
 	TAILQ_INIT(&subsys->listeners);
 	TAILQ_INIT(&subsys->ctrlrs);
@@ -277,6 +281,7 @@ subsystem_free(struct ftgt_nvmf_subsystem *subsys)
 		listener_release(subsys, l);
 	}
 	free(subsys->ns);
+	free(subsys->ns_removing);
 	free(subsys);
 	if (listed) {
 		nvmf_tgt_discovery_changed();
@@ -290,6 +295,89 @@ static void
 ctrlr_disconnect_msg(void *ctx)
 {
 	nvmf_ctrlr_disconnect_all(ctx);
+}
+
+void
+nvmf_subsystem_ctrlr_disconnect(struct nvmf_ctrlr *ctrlr)
+{
+	/* The controller is in subsys->ctrlrs: it is freed by a message sent after this one. */
+	if (ftgt_thread_send_msg(ctrlr->thread, ctrlr_disconnect_msg, ctrlr) != 0) {
+		FTGT_ERRLOG("nvmf: cannot disconnect controller %u: message ring full\n",
+		            ctrlr->cntlid);
+	}
+}
+
+int
+ftgt_nvmf_subsystem_disconnect_host(struct ftgt_nvmf_subsystem *subsys, const char *hostnqn)
+{
+	struct nvmf_ctrlr *ctrlr;
+	int n = 0;
+
+	TAILQ_FOREACH (ctrlr, &subsys->ctrlrs, subsys_link) {
+		if (hostnqn == NULL || strcmp(ctrlr->hostnqn, hostnqn) == 0) {
+			nvmf_subsystem_ctrlr_disconnect(ctrlr);
+			n++;
+		}
+	}
+	if (n != 0) {
+		FTGT_NOTICELOG("nvmf: %s: disconnecting %d controller(s) of host %s\n", subsys->nqn,
+		               n, hostnqn != NULL ? hostnqn : "(any)");
+	}
+	return n;
+}
+
+int
+ftgt_nvmf_subsystem_disconnect_ctrlr(struct ftgt_nvmf_subsystem *subsys, uint16_t cntlid)
+{
+	struct nvmf_ctrlr *ctrlr;
+
+	TAILQ_FOREACH (ctrlr, &subsys->ctrlrs, subsys_link) {
+		if (ctrlr->cntlid == cntlid) {
+			FTGT_NOTICELOG("nvmf: %s: disconnecting controller %u of host %s\n",
+			               subsys->nqn, cntlid, ctrlr->hostnqn);
+			nvmf_subsystem_ctrlr_disconnect(ctrlr);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void
+ftgt_nvmf_subsystem_set_allow_duplicate_host(struct ftgt_nvmf_subsystem *subsys, bool allow)
+{
+	subsys->allow_duplicate_host = allow;
+}
+
+bool
+ftgt_nvmf_subsystem_get_allow_duplicate_host(const struct ftgt_nvmf_subsystem *subsys)
+{
+	return subsys->allow_duplicate_host;
+}
+
+void
+ftgt_nvmf_subsystem_get_counts(const struct ftgt_nvmf_subsystem *subsys, const char *hostnqn,
+                               const struct ftgt_nvmf_listen_addr *addr,
+                               struct ftgt_nvmf_conn_counts *counts)
+{
+	const struct nvmf_ctrlr *ctrlr;
+
+	memset(counts, 0, sizeof(*counts));
+	TAILQ_FOREACH (ctrlr, &subsys->ctrlrs, subsys_link) {
+		if (hostnqn != NULL && strcmp(ctrlr->hostnqn, hostnqn) != 0) {
+			continue;
+		}
+		if (addr != NULL && !nvmf_listen_addr_equal(&ctrlr->listen_addr, addr)) {
+			continue;
+		}
+		counts->num_ctrlrs++;
+		counts->num_qpairs += __atomic_load_n(&ctrlr->num_qpairs, __ATOMIC_RELAXED);
+	}
+}
+
+uint64_t
+ftgt_nvmf_tgt_get_num_connections(void)
+{
+	return __atomic_load_n(&g_nvmf_tgt.num_connections, __ATOMIC_RELAXED);
 }
 
 int
@@ -309,7 +397,9 @@ ftgt_nvmf_subsystem_destroy(struct ftgt_nvmf_subsystem *subsys, void (*cb_fn)(vo
 	subsys->destroy_cb_arg = cb_arg;
 	TAILQ_REMOVE(&g_nvmf_tgt.subsystems, subsys, link);
 	if (subsys->num_ctrlrs == 0) {
-		subsystem_free(subsys);
+		if (subsys->num_ns_removals == 0) {
+			subsystem_free(subsys);
+		}
 		return 0;
 	}
 	TAILQ_FOREACH (ctrlr, &subsys->ctrlrs, subsys_link) {
@@ -339,7 +429,7 @@ nvmf_subsystem_ctrlr_gone(struct nvmf_ctrlr *ctrlr)
 	if (ftgt_thread_send_msg(ctrlr->thread, ctrlr_free_msg, ctrlr) != 0) {
 		ctrlr_free_msg(ctrlr);
 	}
-	if (subsys->destroying && subsys->num_ctrlrs == 0) {
+	if (subsys->destroying && subsys->num_ctrlrs == 0 && subsys->num_ns_removals == 0) {
 		subsystem_free(subsys);
 	}
 }
@@ -515,6 +605,8 @@ ftgt_nvmf_subsystem_remove_host(struct ftgt_nvmf_subsystem *subsys, const char *
 	TAILQ_REMOVE(&subsys->hosts, h, link);
 	free(h);
 	nvmf_tgt_discovery_changed();
+	/* As SPDK does: the host's controllers lose their right to be connected. */
+	ftgt_nvmf_subsystem_disconnect_host(subsys, hostnqn);
 	return 0;
 }
 
@@ -592,10 +684,8 @@ ns_event_cb(enum ftgt_bdev_event_type type, struct ftgt_bdev *bdev, void *event_
 		FTGT_WARNLOG("nvmf: %s: bdev %s of namespace %u is being removed\n",
 		             ns->subsys->nqn, ns->bdev_name, ns->nsid);
 		__atomic_store_n(&ns->removed, true, __ATOMIC_RELEASE);
-		if (ns->subsys->num_ctrlrs == 0) {
+		if (ns->subsys->ns[ns->nsid - 1] == ns) {
 			ftgt_nvmf_subsystem_remove_ns(ns->subsys, ns->nsid);
-		} else {
-			subsystem_ns_changed(ns->subsys, ns->nsid);
 		}
 		break;
 	case FTGT_BDEV_EVENT_RESIZE:
@@ -639,7 +729,7 @@ ftgt_nvmf_subsystem_add_ns(struct ftgt_nvmf_subsystem *subsys, const char *bdev_
 	}
 	if (nsid == 0) {
 		for (i = 0; i < subsys->max_nsid; i++) {
-			if (subsys->ns[i] == NULL) {
+			if (subsys->ns[i] == NULL && !subsys->ns_removing[i]) {
 				nsid = i + 1;
 				break;
 			}
@@ -649,6 +739,8 @@ ftgt_nvmf_subsystem_add_ns(struct ftgt_nvmf_subsystem *subsys, const char *bdev_
 		}
 	} else if (subsys->ns[nsid - 1] != NULL) {
 		return -EEXIST;
+	} else if (subsys->ns_removing[nsid - 1]) {
+		return -EBUSY;
 	}
 	for (i = 0; i < subsys->max_nsid; i++) {
 		if (subsys->ns[i] != NULL && strcmp(subsys->ns[i]->bdev_name, bdev_name) == 0) {
@@ -693,22 +785,137 @@ ftgt_nvmf_subsystem_add_ns(struct ftgt_nvmf_subsystem *subsys, const char *bdev_
 	return (int)nsid;
 }
 
-int
-ftgt_nvmf_subsystem_remove_ns(struct ftgt_nvmf_subsystem *subsys, uint32_t nsid)
+/*
+ * Live namespace removal. The namespace is unpublished first (new commands get Invalid
+ * Namespace), hosts get the Namespace Attribute Changed notice, then every I/O queue of
+ * every controller drops its channel once its own commands on the namespace are done
+ * (app thread -> controller thread -> queue thread); the last one sends the removal back
+ * here, where the bdev is released and closed.
+ */
+static void
+ns_removal_finish(void *arg)
 {
+	struct nvmf_ns_removal *r = arg;
+	struct ftgt_nvmf_subsystem *subsys = r->subsys;
+	uint32_t nsid = r->ns->nsid;
+
+	FTGT_NOTICELOG("nvmf: %s: namespace %u (bdev %s) removed\n", subsys->nqn, nsid,
+	               r->ns->bdev_name);
+	ns_free(r->ns);
+	subsys->ns_removing[nsid - 1] = 0;
+	subsys->num_ns_removals--;
+	if (r->cb_fn != NULL) {
+		r->cb_fn(r->cb_arg, 0);
+	}
+	free(r);
+	if (subsys->destroying && subsys->num_ctrlrs == 0 && subsys->num_ns_removals == 0) {
+		subsystem_free(subsys);
+	}
+}
+
+void
+nvmf_ns_removal_put(struct nvmf_ns_removal *r)
+{
+	if (__atomic_sub_fetch(&r->pending, 1, __ATOMIC_ACQ_REL) != 0) {
+		return;
+	}
+	if (ftgt_thread_send_msg(g_nvmf_tgt.thread, ns_removal_finish, r) != 0) {
+		FTGT_ERRLOG("nvmf: namespace removal: message ring full\n");
+	}
+}
+
+struct ns_removal_msg {
+	struct nvmf_ns_removal *r;
+	struct nvmf_ctrlr *ctrlr;
+	struct ftgt_nvmf_qpair *qpair;
+};
+
+static void
+ns_removal_qpair_msg(void *arg)
+{
+	struct ns_removal_msg *m = arg;
+
+	nvmf_qpair_ns_drain(m->qpair, m->r);
+	free(m);
+}
+
+/* On the controller's thread, which owns its list of I/O queues. */
+static void
+ns_removal_ctrlr_msg(void *arg)
+{
+	struct ns_removal_msg *m = arg;
+	struct ftgt_nvmf_qpair *q;
+
+	TAILQ_FOREACH (q, &m->ctrlr->io_qpairs, ctrlr_link) {
+		struct ns_removal_msg *qm = calloc(1, sizeof(*qm));
+
+		if (qm == NULL) {
+			FTGT_ERRLOG("nvmf: namespace removal: out of memory\n");
+			continue;
+		}
+		qm->r = m->r;
+		qm->qpair = q;
+		/* q is freed after a message this thread sends later (ctrlr_qpair_detach). */
+		__atomic_add_fetch(&m->r->pending, 1, __ATOMIC_ACQ_REL);
+		if (ftgt_thread_send_msg(q->thread, ns_removal_qpair_msg, qm) != 0) {
+			free(qm);
+			nvmf_ns_removal_put(m->r);
+		}
+	}
+	nvmf_ns_removal_put(m->r);
+	free(m);
+}
+
+int
+ftgt_nvmf_subsystem_remove_ns_async(struct ftgt_nvmf_subsystem *subsys, uint32_t nsid,
+                                    void (*cb_fn)(void *cb_arg, int rc), void *cb_arg)
+{
+	struct nvmf_ctrlr *ctrlr;
+	struct nvmf_ns_removal *r;
 	struct nvmf_ns *ns;
 
 	if (nsid == 0 || nsid > subsys->max_nsid || subsys->ns[nsid - 1] == NULL) {
 		return -ENOENT;
 	}
-	if (subsys->num_ctrlrs != 0) {
-		/* I/O threads may hold channels on it: needs a subsystem pause first. */
-		return -EBUSY;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		return -ENOMEM;
 	}
 	ns = subsys->ns[nsid - 1];
+	r->subsys = subsys;
+	r->ns = ns;
+	r->cb_fn = cb_fn;
+	r->cb_arg = cb_arg;
+	r->pending = 1; /* this function's own reference */
+	subsys->ns_removing[nsid - 1] = 1;
+	subsys->num_ns_removals++;
+	/* Release: a thread that gets a message sent after this sees NULL. */
 	__atomic_store_n(&subsys->ns[nsid - 1], NULL, __ATOMIC_RELEASE);
-	ns_free(ns);
+	subsystem_ns_changed(subsys, nsid);
+	TAILQ_FOREACH (ctrlr, &subsys->ctrlrs, subsys_link) {
+		struct ns_removal_msg *m = calloc(1, sizeof(*m));
+
+		if (m == NULL) {
+			FTGT_ERRLOG("nvmf: namespace removal: out of memory\n");
+			continue;
+		}
+		m->r = r;
+		m->ctrlr = ctrlr;
+		/* Atomic: threads already sent to may be putting their references. */
+		__atomic_add_fetch(&r->pending, 1, __ATOMIC_ACQ_REL);
+		if (ftgt_thread_send_msg(ctrlr->thread, ns_removal_ctrlr_msg, m) != 0) {
+			free(m);
+			nvmf_ns_removal_put(r);
+		}
+	}
+	nvmf_ns_removal_put(r);
 	return 0;
+}
+
+int
+ftgt_nvmf_subsystem_remove_ns(struct ftgt_nvmf_subsystem *subsys, uint32_t nsid)
+{
+	return ftgt_nvmf_subsystem_remove_ns_async(subsys, nsid, NULL, NULL);
 }
 
 uint32_t
@@ -891,7 +1098,7 @@ ftgt_nvmf_subsystem_remove_listener(struct ftgt_nvmf_subsystem *subsys,
 	/* Hosts connected through it lose their right to be connected. */
 	TAILQ_FOREACH (ctrlr, &subsys->ctrlrs, subsys_link) {
 		if (nvmf_listen_addr_equal(&ctrlr->listen_addr, addr)) {
-			ftgt_thread_send_msg(ctrlr->thread, ctrlr_disconnect_msg, ctrlr);
+			nvmf_subsystem_ctrlr_disconnect(ctrlr);
 		}
 	}
 	listener_release(subsys, l);

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ftgt_test import SRC_ROOT, Daemon, Skip, run_tests, test  # noqa: E402
@@ -47,6 +48,16 @@ nvme connect -t tcp -a "$H" -s 4420 -n @SUBNQN@ -k 5 || exit 13
 find_dev || exit 14
 nvme id-ctrl /dev/$ctrl > /ftgt/id-ctrl.txt || exit 16
 grep -q "@SUBNQN@" /ftgt/id-ctrl.txt || exit 17
+# What nvme-cli users look at: each must succeed.
+nvme id-ns $dev > /ftgt/id-ns.txt || exit 30
+nvme ns-descs $dev > /ftgt/ns-descs.txt || exit 31
+nvme list-ns /dev/$ctrl > /ftgt/list-ns.txt || exit 32
+grep -q "0x1" /ftgt/list-ns.txt || exit 33
+nvme smart-log /dev/$ctrl > /ftgt/smart-log.txt || exit 34
+nvme error-log /dev/$ctrl > /ftgt/error-log.txt || exit 35
+nvme effects-log /dev/$ctrl > /ftgt/effects-log.txt || exit 36
+nvme get-feature /dev/$ctrl -f 7 > /ftgt/get-feature.txt || exit 37
+nvme get-feature /dev/$ctrl -f 0xf > /ftgt/get-feature-kato.txt || exit 38
 fio --name=verify --filename=$dev --rw=randwrite --bs=4k --size=4M --direct=1 \
     --ioengine=psync --verify=crc32c --do_verify=1 --output=/ftgt/fio.txt || exit 18
 nvme flush /dev/$ctrl -n 1 || exit 19
@@ -60,6 +71,46 @@ fio --name=multi --filename=$dev --rw=randrw --bsrange=512-128k --size=4M --dire
     --ioengine=psync --numjobs=4 --offset_increment=4M --verify=crc32c --do_verify=1 \
     --output=/ftgt/fio2.txt || exit 23
 nvme disconnect -n @SUBNQN@ || exit 24
+exit 0
+"""
+
+# The host side changes things while the guest is connected; the two step through files
+# in the shared folder (/ftgt in the guest).
+LIVE_SCRIPT = r"""#!/bin/bash
+set -x
+H=$FTGT_VM_HOST_IP
+nsdevs() { ls -d /sys/block/nvme*n* 2>/dev/null | grep -v 'nvme[0-9]*c[0-9]*n' | wc -l; }
+wait_file() { for i in $(seq 300); do [ -e "/ftgt/$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_ns() { for i in $(seq 150); do [ "$(nsdevs)" = "$1" ] && return 0; sleep 0.1; done; return 1; }
+modprobe nvme_tcp || exit 10
+nvme connect -t tcp -a "$H" -s 4420 -n @SUBNQN@ -k 5 --reconnect-delay=1 \
+    --ctrl-loss-tmo=60 || exit 11
+wait_ns 1 || exit 12
+ctrl=$(ls /sys/class/nvme | head -n 1)
+touch /ftgt/connected
+wait_file ns_added || exit 13
+wait_ns 2 || exit 14                      # the namespace appears (AEN, rescan)
+touch /ftgt/saw_ns_added
+wait_file ns_removed || exit 15
+wait_ns 1 || exit 16                      # and disappears
+touch /ftgt/saw_ns_removed
+wait_file disconnected || exit 17
+# The target dropped the controller: the host reconnects by itself.
+for i in $(seq 200); do
+    [ "$(cat /sys/class/nvme/$ctrl/state)" = live ] && [ -e /ftgt/reconnected ] && break
+    sleep 0.1
+done
+[ "$(cat /sys/class/nvme/$ctrl/state)" = live ] || exit 18
+b=$(ls -d /sys/block/nvme*n1 | grep -v 'nvme[0-9]*c[0-9]*n' | head -n 1)
+dev=/dev/$(basename $b)
+[ -b "$dev" ] || mknod "$dev" b $(tr : ' ' < $b/dev) || exit 19
+dd if=$dev of=/dev/null bs=4k count=64 iflag=direct || exit 20
+nvme disconnect -n @SUBNQN@ || exit 21
+# 100 connect/disconnect cycles; the host side then checks every count is back to zero.
+for i in $(seq 100); do
+    nvme connect -t tcp -a "$H" -s 4420 -n @SUBNQN@ > /dev/null || exit 22
+    nvme disconnect -n @SUBNQN@ > /dev/null || exit 23
+done
 exit 0
 """
 
@@ -129,6 +180,114 @@ def linux_host_discover_connect_fio():
                 for name in ("fio.txt", "fio2.txt"):
                     with open(os.path.join(share, name)) as f:
                         assert "err= 0" in f.read(), name
+    finally:
+        sh("ip", "netns", "del", ns, check=False)
+
+
+def wait_path(path, proc, timeout=60.0):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        if proc.poll() is not None:
+            raise AssertionError("guest ended (%s) before %s" % (proc.returncode, path))
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for %s" % path)
+        time.sleep(0.1)
+
+
+@test
+def linux_host_live_namespace_and_target_disconnect():
+    """Namespace added and removed while the kernel host is connected (it sees both),
+    a target-initiated disconnect that the host recovers from by reconnecting, then 100
+    connect/disconnect cycles with every count back to zero."""
+    if os.geteuid() != 0:
+        raise Skip("needs root (network namespace, tap)")
+    if not os.path.exists(os.path.join(VM, "run-guest.sh")):
+        raise Skip("test/vm is not there")
+    prep = subprocess.run(["bash", os.path.join(VM, "prepare.sh"), "--quiet"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=900)
+    if prep.returncode != 0:
+        raise Skip("guest not available: %s" % prep.stderr.decode()[-300:])
+    pid = os.getpid()
+    ns, tap, subnet = "ftgtnl%d" % pid, "ftgtnlt%d" % (pid % 100000), 100 + pid % 50
+    host_ip = "10.99.%d.1" % subnet
+    sh("ip", "netns", "add", ns)
+    try:
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "tuntap", "add", "dev", tap, "mode", "tap")
+        sh("ip", "-n", ns, "addr", "add", host_ip + "/24", "dev", tap)
+        sh("ip", "-n", ns, "link", "set", tap, "up")
+        d = Daemon(cpumask="0x3")
+        d.args = ["ip", "netns", "exec", ns] + d.args
+        with d:
+            if "nvmf_create_transport" not in d.rpc("rpc_get_methods"):
+                raise Skip("ftgtd built without nvmf")
+            d.rpc("nvmf_create_transport", {"trtype": "TCP"})
+            for name in ("Malloc0", "Malloc1"):
+                d.rpc("bdev_malloc_create", {"name": name, "num_blocks": 16384,
+                                             "block_size": 512})
+            d.rpc("nvmf_create_subsystem", {"nqn": SUBNQN, "allow_any_host": True,
+                                            "serial_number": "FTGTLINUX2"})
+            d.rpc("nvmf_subsystem_add_ns", {"nqn": SUBNQN,
+                                            "namespace": {"bdev_name": "Malloc0"}})
+            addr = {"trtype": "TCP", "adrfam": "IPv4", "traddr": host_ip, "trsvcid": "4420"}
+            d.rpc("nvmf_subsystem_add_listener", {"nqn": SUBNQN, "listen_address": addr})
+            with tempfile.TemporaryDirectory() as tmp:
+                script = os.path.join(tmp, "guest.sh")
+                with open(script, "w") as f:
+                    f.write(LIVE_SCRIPT.replace("@SUBNQN@", SUBNQN))
+                share = os.path.join(tmp, "share")
+                os.mkdir(share)
+                log = os.path.join(tmp, "console.log")
+                proc = subprocess.Popen(
+                    ["bash", os.path.join(VM, "run-guest.sh"), "--netns", ns, "--tap", tap,
+                     "--subnet", str(subnet), "--timeout", "400", "--share", share,
+                     "--log", log, "--script", script],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                try:
+                    wait_path(os.path.join(share, "connected"), proc, 180)
+                    assert d.rpc("nvmf_subsystem_add_ns", {
+                        "nqn": SUBNQN, "namespace": {"bdev_name": "Malloc1"}}) == 2
+                    open(os.path.join(share, "ns_added"), "w").close()
+                    wait_path(os.path.join(share, "saw_ns_added"), proc)
+                    assert d.rpc("nvmf_subsystem_remove_ns", {"nqn": SUBNQN, "nsid": 2})
+                    open(os.path.join(share, "ns_removed"), "w").close()
+                    wait_path(os.path.join(share, "saw_ns_removed"), proc)
+                    old = [c["cntlid"] for c in
+                           d.rpc("nvmf_subsystem_get_controllers", {"nqn": SUBNQN})]
+                    assert len(old) == 1, old
+                    assert d.rpc("nvmf_subsystem_disconnect_host", {"nqn": SUBNQN}) == 1
+                    open(os.path.join(share, "disconnected"), "w").close()
+                    deadline = time.time() + 30
+                    while True:
+                        now = d.rpc("nvmf_subsystem_get_controllers", {"nqn": SUBNQN})
+                        if len(now) == 1 and now[0]["cntlid"] not in old:
+                            break
+                        assert time.time() < deadline, now
+                        time.sleep(0.2)
+                    open(os.path.join(share, "reconnected"), "w").close()
+                    _, err = proc.communicate(timeout=420)
+                except BaseException:
+                    proc.kill()
+                    proc.wait()
+                    raise
+                if proc.returncode == 77:
+                    raise Skip("guest cannot run: %s" % err.decode()[-300:])
+                if proc.returncode != 0:
+                    with open(log, errors="replace") as f:
+                        console = f.read()
+                    raise AssertionError("guest script failed with %d\n%s\n--- ftgtd ---\n%s"
+                                         % (proc.returncode, console[-4000:],
+                                            d.stderr[-3000:]))
+            deadline = time.time() + 10
+            while True:
+                st = d.rpc("nvmf_get_stats")
+                sub = d.rpc("nvmf_get_subsystems", {"nqn": SUBNQN})[0]
+                if (st["num_connections"], st["num_controllers"], st["num_qpairs"],
+                        sub["num_controllers"], sub["num_qpairs"]) == (0, 0, 0, 0, 0):
+                    break
+                assert time.time() < deadline, (st, sub)
+                time.sleep(0.1)
+            assert sum(g["accepted_qpairs"] for g in st["poll_groups"]) >= 200, st
     finally:
         sh("ip", "netns", "del", ns, check=False)
 

@@ -39,6 +39,10 @@
 #define NVME_TCP_HPDA_MAX   31
 /* Largest TermReq: 24 byte header plus at most 128 bytes of the offending header. */
 #define NVME_TCP_TERM_REQ_ERROR_DATA_MAX 128
+/* NVMe/TCP 1.0, 3.6.2.6: admin queue in-capsule data size (8 KiB). */
+#ifndef NVME_TCP_ADMIN_ICD_BYTES
+#define NVME_TCP_ADMIN_ICD_BYTES 8192
+#endif
 
 /* NVMe/TCP 1.0, 3.6.1 */
 struct nvme_tcp_ch {

@@ -169,6 +169,14 @@ accept_poll(void *arg)
 			fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
 			             SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (fd < 0) {
+				if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+					/* EMFILE, ENOBUFS, ECONNABORTED...: the listener stays
+					 * armed and is polled again next time. */
+					l->accept_errors++;
+					FTGT_ERRLOG_RL(
+					        &l->rl, "nvmf_tcp: accept on %s port %s: %s\n",
+					        l->addr.traddr, l->addr.trsvcid, strerror(errno));
+				}
 				break;
 			}
 			busy = FTGT_POLLER_BUSY;
@@ -338,6 +346,7 @@ tcp_listen(struct ftgt_nvmf_transport *t, const struct ftgt_nvmf_listen_addr *ad
 	}
 	l->addr = *addr;
 	l->fd = fd;
+	l->rl = (struct ftgt_log_ratelimit)FTGT_LOG_RATELIMIT_INIT(1000, 5);
 	TAILQ_INSERT_TAIL(&tt->listeners, l, link);
 	FTGT_NOTICELOG("nvmf_tcp: listening on %s port %s\n", addr->traddr, addr->trsvcid);
 	return 0;
@@ -463,6 +472,7 @@ static const struct nvmf_transport_ops g_tcp_ops = {
         .stop_listen = tcp_stop_listen,
         .req_complete = nvmf_tcp_req_complete,
         .qpair_disconnect = nvmf_tcp_qpair_disconnect,
+        .qpair_find_req = nvmf_tcp_qpair_find_req,
         .cdata_init = tcp_cdata_init,
         .get_stats = tcp_get_stats,
 };

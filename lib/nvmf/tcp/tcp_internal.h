@@ -103,6 +103,8 @@ struct nvmf_tcp_poll_group {
 struct nvmf_tcp_listener {
 	struct ftgt_nvmf_listen_addr addr;
 	int fd;
+	uint64_t accept_errors;
+	struct ftgt_log_ratelimit rl;
 	TAILQ_ENTRY(nvmf_tcp_listener) link;
 };
 
@@ -127,5 +129,6 @@ void nvmf_tcp_qpair_start(struct nvmf_tcp_poll_group *pg, int fd,
 int nvmf_tcp_qpair_poll(struct nvmf_tcp_qpair *tq);
 void nvmf_tcp_qpair_disconnect(struct ftgt_nvmf_qpair *qpair);
 void nvmf_tcp_req_complete(struct ftgt_nvmf_request *req);
+struct ftgt_nvmf_request *nvmf_tcp_qpair_find_req(struct ftgt_nvmf_qpair *qpair, uint16_t cid);
 
 #endif /* FTGT_NVMF_TCP_INTERNAL_H */

@@ -36,7 +36,7 @@ tq_transport(struct nvmf_tcp_qpair *tq)
 static uint32_t
 nvmf_tcp_max_icd(struct nvmf_tcp_transport *tt)
 {
-	return FTGT_MAX(tt->base.opts.in_capsule_data_size, 8192u);
+	return FTGT_MAX(tt->base.opts.in_capsule_data_size, (uint32_t)NVME_TCP_ADMIN_ICD_BYTES);
 }
 
 static void
@@ -589,4 +589,22 @@ nvmf_tcp_qpair_start(struct nvmf_tcp_poll_group *pg, int fd,
 	nvmf_tcp_rx_init(&tq->rx, &g_rx_ops, tq);
 	TAILQ_INSERT_TAIL(&pg->qpairs, tq, link);
 	pg->num_qpairs++;
+}
+
+/* Abort: the command with this CID now executing in the core (not on the I/O path). */
+struct ftgt_nvmf_request *
+nvmf_tcp_qpair_find_req(struct ftgt_nvmf_qpair *qpair, uint16_t cid)
+{
+	struct nvmf_tcp_qpair *tq = FTGT_CONTAINEROF(qpair, struct nvmf_tcp_qpair, qpair);
+	uint32_t i;
+
+	for (i = 0; i < tq->num_reqs; i++) {
+		struct nvmf_tcp_req *r = &tq->reqs[i];
+
+		if (r->state == NVMF_TCP_REQ_IN_CORE && r->req.in_core &&
+		    ftgt_le16_to_cpu(r->cmd.cid) == cid) {
+			return &r->req;
+		}
+	}
+	return NULL;
 }

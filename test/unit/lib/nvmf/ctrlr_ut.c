@@ -471,8 +471,6 @@ test_log_features_aer(void)
 	r = ut_admin(a, 2, NVME_OPC_GET_LOG_PAGE, 0,
 	             NVME_LOG_CHANGED_NS_LIST | ((4096 / 4 - 1) << 16), 0, 4096);
 	CU_ASSERT_EQUAL(list[0], 0);
-	/* Remove is refused while a controller is connected. */
-	CU_ASSERT_EQUAL(ftgt_nvmf_subsystem_remove_ns(g_subsys, 2), -EBUSY);
 
 	/* AER limit: 4 outstanding. */
 	ut_admin(a, 3, NVME_OPC_ASYNC_EVENT_REQUEST, 0, 0, 0, 0);
@@ -493,6 +491,173 @@ test_log_features_aer(void)
 	/* Outstanding AERs are completed when the queue goes away. */
 	ut_qpair_free(a);
 	CU_ASSERT_EQUAL(ftgt_nvmf_subsystem_remove_ns(g_subsys, 2), 0);
+	ut_poll();
+	CU_ASSERT_PTR_NULL(ftgt_nvmf_subsystem_get_ns_bdev_name(g_subsys, 2));
+}
+
+static void
+remove_done(void *arg, int rc)
+{
+	*(int *)arg = rc == 0 ? 1 : -1;
+}
+
+/* A namespace removed while a host is connected, with a command of it in flight. */
+static void
+test_ns_live_remove(void)
+{
+	struct ut_qpair *a = ut_qpair_new(), *io = ut_qpair_new();
+	struct ftgt_nvmf_ns_opts o = {.nsid = 2};
+	struct ut_req *r, *held, *aer, *other;
+	ftgt_le32 *list;
+	uint16_t cntlid;
+	int done = 0;
+
+	CU_ASSERT_EQUAL(ftgt_nvmf_subsystem_add_ns(g_subsys, "Malloc1", NULL), 2);
+	cntlid = ut_admin_up(a, SUBNQN, 0);
+	r = ut_connect(io, 1, SUBNQN, HOSTNQN, cntlid, 127, 0);
+	CU_ASSERT_EQUAL(ut_status(r), 0);
+	r = ut_admin(a, 2, NVME_OPC_SET_FEATURES, 0, NVME_FEAT_ASYNC_EVENT_CONFIGURATION,
+	             NVME_CTRLR_OAES_NS_ATTR_NOTICES, 0);
+	CU_ASSERT_EQUAL(ut_status(r), 0);
+	aer = ut_admin(a, 3, NVME_OPC_ASYNC_EVENT_REQUEST, 0, 0, 0, 0);
+	CU_ASSERT_FALSE(aer->done);
+	/* A read of namespace 2 and one of namespace 1 are in flight. */
+	g_hold_io = true;
+	held = ut_rw(io, 1, NVME_OPC_READ, 2, 0, 1, NULL, 4096, 0, 0);
+	other = ut_rw(io, 2, NVME_OPC_READ, 1, 0, 1, NULL, 512, 0, 0);
+	CU_ASSERT_FALSE(held->done || other->done);
+	CU_ASSERT_EQUAL(ftgt_nvmf_subsystem_remove_ns_async(g_subsys, 2, remove_done, &done), 0);
+	ut_poll();
+	/* Hosts hear of it at once; new commands to it fail; the removal waits. */
+	CU_ASSERT(aer->done);
+	CU_ASSERT_EQUAL(ftgt_le32_to_cpu(aer->rsp.cdw0),
+	                NVME_AER_CDW0(NVME_AER_TYPE_NOTICE, 0, NVME_LOG_CHANGED_NS_LIST));
+	r = ut_rw(io, 3, NVME_OPC_READ, 2, 0, 1, NULL, 4096, 0, 0);
+	CU_ASSERT_EQUAL(ut_status(r), NVME_STATUS(0, NVME_SC_INVALID_NAMESPACE_OR_FORMAT));
+	CU_ASSERT_EQUAL(done, 0);
+	CU_ASSERT_PTR_NULL(ftgt_nvmf_subsystem_get_ns_bdev_name(g_subsys, 2));
+	CU_ASSERT_EQUAL(ftgt_nvmf_subsystem_add_ns(g_subsys, "Malloc1", &o), -EBUSY);
+	CU_ASSERT_EQUAL(ftgt_nvmf_subsystem_remove_ns(g_subsys, 2), -ENOENT);
+	g_hold_io = false;
+	ut_release_held_ios();
+	ut_poll();
+	CU_ASSERT(held->done && other->done);
+	CU_ASSERT_EQUAL(ut_status(held), 0);
+	CU_ASSERT_EQUAL(done, 1);
+	r = ut_admin(a, 2, NVME_OPC_GET_LOG_PAGE, 0,
+	             NVME_LOG_CHANGED_NS_LIST | ((4096 / 4 - 1) << 16), 0, 4096);
+	list = (ftgt_le32 *)r->buf;
+	CU_ASSERT_EQUAL(ftgt_le32_to_cpu(list[0]), 2);
+	CU_ASSERT_EQUAL(list[1], 0);
+	/* The NSID and the bdev are free again; removing with nothing in flight is quick. */
+	CU_ASSERT_EQUAL(ftgt_nvmf_subsystem_add_ns(g_subsys, "Malloc1", &o), 2);
+	r = ut_rw(io, 3, NVME_OPC_READ, 2, 0, 1, NULL, 4096, 0, 0);
+	CU_ASSERT_EQUAL(ut_status(r), 0);
+	done = 0;
+	CU_ASSERT_EQUAL(ftgt_nvmf_subsystem_remove_ns_async(g_subsys, 2, remove_done, &done), 0);
+	ut_poll();
+	CU_ASSERT_EQUAL(done, 1);
+	ut_qpair_free(io);
+	ut_qpair_free(a);
+	CU_ASSERT_EQUAL(g_ut_ch.refs, 0);
+}
+
+/* Counts, the duplicate-host policy and target-initiated disconnect. */
+static void
+test_counts_dup_policy_disconnect(void)
+{
+	struct ut_qpair *a = ut_qpair_new(), *b = ut_qpair_new(), *io = ut_qpair_new();
+	struct ftgt_nvmf_conn_counts c;
+	struct ut_req *r;
+	uint16_t cntlid;
+
+	cntlid = ut_admin_up(a, SUBNQN, 0);
+	r = ut_connect(io, 1, SUBNQN, HOSTNQN, cntlid, 127, 0);
+	CU_ASSERT_EQUAL(ut_status(r), 0);
+	ftgt_nvmf_subsystem_get_counts(g_subsys, NULL, NULL, &c);
+	CU_ASSERT(c.num_ctrlrs == 1 && c.num_qpairs == 2);
+	ftgt_nvmf_subsystem_get_counts(g_subsys, HOSTNQN, &g_ut_addr, &c);
+	CU_ASSERT(c.num_ctrlrs == 1 && c.num_qpairs == 2);
+	ftgt_nvmf_subsystem_get_counts(g_subsys, "nqn.2014-08.org.nvmexpress:uuid:other", NULL, &c);
+	CU_ASSERT(c.num_ctrlrs == 0 && c.num_qpairs == 0);
+	/* Same host NQN + host ID through the same listener: refused when not allowed. */
+	ftgt_nvmf_subsystem_set_allow_duplicate_host(g_subsys, false);
+	r = ut_connect(b, 0, SUBNQN, HOSTNQN, 0xffff, 31, 0);
+	CU_ASSERT_EQUAL(ut_status(r), NVME_STATUS(1, NVMF_SC_CONTROLLER_BUSY));
+	ftgt_nvmf_subsystem_set_allow_duplicate_host(g_subsys, true);
+	/* Target-initiated disconnect: every queue of the controller is asked to go. */
+	CU_ASSERT_EQUAL(ftgt_nvmf_subsystem_disconnect_ctrlr(g_subsys, (uint16_t)(cntlid + 7)),
+	                -ENOENT);
+	CU_ASSERT_EQUAL(ftgt_nvmf_subsystem_disconnect_host(g_subsys, HOSTNQN), 1);
+	ut_poll();
+	CU_ASSERT(a->disconnect_asked && io->disconnect_asked);
+	ut_qpair_free(io);
+	ut_qpair_free(a);
+	ut_qpair_free(b);
+	ftgt_nvmf_subsystem_get_counts(g_subsys, NULL, NULL, &c);
+	CU_ASSERT(c.num_ctrlrs == 0 && c.num_qpairs == 0);
+	CU_ASSERT_EQUAL(ftgt_nvmf_tgt_get_num_connections(), 0);
+}
+
+/* Abort of an I/O queue's command waiting at the bdev, and of one not there. */
+static void
+test_abort_io(void)
+{
+	struct ut_qpair *a = ut_qpair_new(), *io = ut_qpair_new();
+	uint16_t cntlid = ut_admin_up(a, SUBNQN, 0);
+	struct ut_req *r, *held, *other;
+
+	r = ut_connect(io, 1, SUBNQN, HOSTNQN, cntlid, 127, 0);
+	CU_ASSERT_EQUAL(ut_status(r), 0);
+	g_hold_io = true;
+	held = ut_rw(io, 1, NVME_OPC_READ, 1, 0, 1, NULL, 512, 0, 0);   /* cid 101 */
+	other = ut_rw(io, 2, NVME_OPC_WRITE, 1, 3, 1, NULL, 512, 0, 0); /* cid 102 */
+	CU_ASSERT_FALSE(held->done || other->done);
+	r = ut_admin(a, 2, NVME_OPC_ABORT, 0, 1 | (101u << 16), 0, 0);
+	CU_ASSERT(r->done);
+	CU_ASSERT_EQUAL(ut_status(r), 0);
+	CU_ASSERT_EQUAL(ftgt_le32_to_cpu(r->rsp.cdw0), 0); /* aborted */
+	CU_ASSERT(held->done);
+	CU_ASSERT_EQUAL(ut_status(held), NVME_STATUS(0, NVME_SC_ABORTED_BY_REQUEST));
+	CU_ASSERT_FALSE(other->done);
+	/* Unknown CID, unknown queue, the admin queue's own commands: not aborted. */
+	r = ut_admin(a, 2, NVME_OPC_ABORT, 0, 1 | (150u << 16), 0, 0);
+	CU_ASSERT_EQUAL(ftgt_le32_to_cpu(r->rsp.cdw0), 1);
+	r = ut_admin(a, 2, NVME_OPC_ABORT, 0, 7 | (102u << 16), 0, 0);
+	CU_ASSERT_EQUAL(ftgt_le32_to_cpu(r->rsp.cdw0), 1);
+	g_hold_io = false;
+	ut_release_held_ios();
+	ut_poll();
+	CU_ASSERT(other->done);
+	CU_ASSERT_EQUAL(ut_status(other), 0);
+	/* Done already: not aborted. */
+	r = ut_admin(a, 2, NVME_OPC_ABORT, 0, 1 | (102u << 16), 0, 0);
+	CU_ASSERT_EQUAL(ftgt_le32_to_cpu(r->rsp.cdw0), 1);
+	/* Error log: newest first; the aborted read, then a failed read out of range. */
+	r = ut_rw(io, 3, NVME_OPC_READ, 1, 5000, 1, NULL, 512, 0, 0);
+	CU_ASSERT_EQUAL(ut_status(r), NVME_STATUS(0, NVME_SC_LBA_OUT_OF_RANGE));
+	r = ut_admin(a, 2, NVME_OPC_GET_LOG_PAGE, 0, NVME_LOG_ERROR | ((4096 / 4 - 1) << 16), 0,
+	             4096);
+	CU_ASSERT_EQUAL(ut_status(r), 0);
+	{
+		struct nvme_error_info *e = (struct nvme_error_info *)r->buf;
+
+		CU_ASSERT_EQUAL(ftgt_le64_to_cpu(e[0].error_count), 2);
+		CU_ASSERT_EQUAL(ftgt_le16_to_cpu(e[0].sqid), 1);
+		CU_ASSERT_EQUAL(ftgt_le16_to_cpu(e[0].cid), 103);
+		CU_ASSERT_EQUAL(ftgt_le16_to_cpu(e[0].status) & ~NVME_STATUS_DNR,
+		                NVME_STATUS(0, NVME_SC_LBA_OUT_OF_RANGE));
+		CU_ASSERT_EQUAL(ftgt_le64_to_cpu(e[0].lba), 5000);
+		CU_ASSERT_EQUAL(ftgt_le32_to_cpu(e[0].nsid), 1);
+		CU_ASSERT_EQUAL(e[0].trtype, NVMF_TRTYPE_TCP);
+		CU_ASSERT_EQUAL(ftgt_le64_to_cpu(e[1].error_count), 1);
+		CU_ASSERT_EQUAL(ftgt_le16_to_cpu(e[1].cid), 101);
+		CU_ASSERT_EQUAL(ftgt_le16_to_cpu(e[1].status) & ~NVME_STATUS_DNR,
+		                NVME_STATUS(0, NVME_SC_ABORTED_BY_REQUEST));
+		CU_ASSERT_EQUAL(e[2].error_count, 0);
+	}
+	ut_qpair_free(io);
+	ut_qpair_free(a);
 }
 
 static void
@@ -761,6 +926,9 @@ main(void)
 	CU_ADD_TEST(s, test_log_features_aer);
 	CU_ADD_TEST(s, test_keep_alive_expiry);
 	CU_ADD_TEST(s, test_io);
+	CU_ADD_TEST(s, test_ns_live_remove);
+	CU_ADD_TEST(s, test_abort_io);
+	CU_ADD_TEST(s, test_counts_dup_policy_disconnect);
 	CU_ADD_TEST(s, test_discovery);
 	CU_ADD_TEST(s, test_destroy_with_ctrlr);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -455,6 +455,9 @@ ftgt_bdev_io_get_nvme_status(const struct ftgt_bdev_io *io, uint32_t *cdw0, int 
 	if (io->status == FTGT_BDEV_IO_STATUS_MISCOMPARE) {
 		*sct = NVME_SCT_MEDIA_ERROR;
 		*sc = NVME_SC_COMPARE_FAILURE;
+	} else if (io->status == FTGT_BDEV_IO_STATUS_ABORTED) {
+		*sct = NVME_SCT_GENERIC;
+		*sc = NVME_SC_ABORTED_BY_REQUEST;
 	} else {
 		*sct = NVME_SCT_GENERIC;
 		*sc = NVME_SC_INTERNAL_DEVICE_ERROR;
@@ -465,6 +468,36 @@ ftgt_bdev_queue_io_wait(struct ftgt_bdev *bdev, struct ftgt_io_channel *ch,
                         struct ftgt_bdev_io_wait_entry *entry)
 {
 	g_io_wait = entry;
+	return 0;
+}
+
+static void ut_io_complete_msg(void *arg);
+
+/* Abort: a held I/O with that cb_arg completes ABORTED, then the abort succeeds. */
+int
+ftgt_bdev_abort(struct ftgt_bdev_desc *desc, struct ftgt_io_channel *ch, void *bio_cb_arg,
+                ftgt_bdev_io_completion_cb cb_fn, void *cb_arg)
+{
+	struct ftgt_bdev_io **pp, *victim, *abort_io;
+
+	for (pp = &g_held_ios; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->cb_arg == bio_cb_arg) {
+			break;
+		}
+	}
+	if (*pp == NULL) {
+		return -ENOENT;
+	}
+	victim = *pp;
+	*pp = victim->next;
+	victim->status = FTGT_BDEV_IO_STATUS_ABORTED;
+	ftgt_thread_send_msg(g_ut_cur, ut_io_complete_msg, victim);
+	abort_io = calloc(1, sizeof(*abort_io));
+	abort_io->type = FTGT_BDEV_IO_TYPE_ABORT;
+	abort_io->status = FTGT_BDEV_IO_STATUS_SUCCESS;
+	abort_io->cb = cb_fn;
+	abort_io->cb_arg = cb_arg;
+	ftgt_thread_send_msg(g_ut_cur, ut_io_complete_msg, abort_io);
 	return 0;
 }
 
@@ -561,6 +594,20 @@ ut_stop_listen(struct ftgt_nvmf_transport *t, const struct ftgt_nvmf_listen_addr
 	g_listens--;
 }
 
+static struct ftgt_nvmf_request *
+ut_find_req(struct ftgt_nvmf_qpair *qpair, uint16_t cid)
+{
+	struct ut_qpair *q = FTGT_CONTAINEROF(qpair, struct ut_qpair, qpair);
+	int i;
+
+	for (i = 0; i < UT_QD; i++) {
+		if (q->reqs[i].req.in_core && ftgt_le16_to_cpu(q->reqs[i].cmd.cid) == cid) {
+			return &q->reqs[i].req;
+		}
+	}
+	return NULL;
+}
+
 static const struct nvmf_transport_ops g_ut_ops = {
         .name = "TCP",
         .trtype = NVMF_TRTYPE_TCP,
@@ -570,6 +617,7 @@ static const struct nvmf_transport_ops g_ut_ops = {
         .stop_listen = ut_stop_listen,
         .req_complete = ut_req_complete,
         .qpair_disconnect = ut_qpair_disconnect,
+        .qpair_find_req = ut_find_req,
 };
 
 static struct ftgt_nvmf_listen_addr g_ut_addr = {
