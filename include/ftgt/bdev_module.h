@@ -280,6 +280,12 @@ void ftgt_bdev_io_complete_nvme_status(struct ftgt_bdev_io *io, uint32_t cdw0, i
 void ftgt_bdev_io_complete_scsi_status(struct ftgt_bdev_io *io, int sc, int sk, int asc, int ascq);
 /* With an errno: 0 is success, -ENOMEM/-EAGAIN mean NOMEM (retried), else AIO_ERROR. */
 void ftgt_bdev_io_complete_aio_status(struct ftgt_bdev_io *io, int rc);
+/*
+ * For stacking modules: complete `io` with the outcome of `base_io` (an I/O the module
+ * submitted to its base bdev for it), keeping the NVMe/SCSI/errno detail. A base I/O that
+ * failed with -ENOMEM/-EAGAIN really failed (the base already retried), so it becomes -EIO.
+ */
+void ftgt_bdev_io_complete_from(struct ftgt_bdev_io *io, struct ftgt_bdev_io *base_io);
 
 /* The thread the I/O was submitted on (the channel's). */
 struct ftgt_thread *ftgt_bdev_io_get_thread(struct ftgt_bdev_io *io);

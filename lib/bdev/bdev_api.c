@@ -248,6 +248,34 @@ ftgt_bdev_io_complete_aio_status(struct ftgt_bdev_io *io, int rc)
 	}
 }
 
+void
+ftgt_bdev_io_complete_from(struct ftgt_bdev_io *io, struct ftgt_bdev_io *base_io)
+{
+	enum ftgt_bdev_io_status st = ftgt_bdev_io_get_status(base_io);
+	uint32_t cdw0;
+	int a, b, c, d, rc;
+
+	switch (st) {
+	case FTGT_BDEV_IO_STATUS_NVME_ERROR:
+		ftgt_bdev_io_get_nvme_status(base_io, &cdw0, &a, &b);
+		ftgt_bdev_io_complete_nvme_status(io, cdw0, a, b);
+		break;
+	case FTGT_BDEV_IO_STATUS_SCSI_ERROR:
+		ftgt_bdev_io_get_scsi_status(base_io, &a, &b, &c, &d);
+		ftgt_bdev_io_complete_scsi_status(io, a, b, c, d);
+		break;
+	case FTGT_BDEV_IO_STATUS_AIO_ERROR:
+		rc = ftgt_bdev_io_get_errno(base_io);
+		/* -ENOMEM/-EAGAIN would mean "retry" here; the base I/O really failed. */
+		ftgt_bdev_io_complete_aio_status(
+		        io, rc == -ENOMEM || rc == -EAGAIN || rc == 0 ? -EIO : rc);
+		break;
+	default:
+		ftgt_bdev_io_complete(io, st);
+		break;
+	}
+}
+
 struct ftgt_thread *
 ftgt_bdev_io_get_thread(struct ftgt_bdev_io *io)
 {
