@@ -276,6 +276,26 @@ static const struct ctl_view g_view_bdevs = {
         .empty = "no bdevs",
 };
 
+static const struct ctl_view g_view_nvmf_subsystems = {
+        .rows = NULL,
+        .cols = {{"nqn", "nqn", COL_VALUE, NULL},
+                 {"type", "subtype", COL_VALUE, NULL},
+                 {"any_host", "allow_any_host", COL_VALUE, NULL},
+                 {"namespaces", "namespaces", COL_NAMES, NULL},
+                 {"controllers", "num_controllers", COL_VALUE, NULL},
+                 {"qpairs", "num_qpairs", COL_VALUE, NULL}},
+        .empty = "no NVMe-oF subsystems",
+};
+
+static const struct ctl_view g_view_iscsi_targets = {
+        .rows = NULL,
+        .cols = {{"name", "name", COL_VALUE, NULL},
+                 {"alias", "alias_name", COL_VALUE, NULL},
+                 {"queue_depth", "queue_depth", COL_VALUE, NULL},
+                 {"require_chap", "require_chap", COL_VALUE, NULL}},
+        .empty = "no iSCSI target nodes",
+};
+
 static const struct ctl_view g_view_iostat = {
         .rows = "bdevs",
         .cols = {{"name", "name", COL_VALUE, NULL},
@@ -419,6 +439,20 @@ static const struct ctl_form g_forms[] = {
          .pos = {"name"},
          .view = &g_view_iostat,
          .names_from = "bdev_get_bdevs"},
+        {.words = "nvmf list",
+         .summary = "NVMe-oF subsystems: NQN, namespaces, controllers, queue pairs.",
+         .method = "nvmf_get_subsystems",
+         .view = &g_view_nvmf_subsystems},
+        {.words = "nvmf stats",
+         .summary = "NVMe-oF target statistics (per poll group and in total).",
+         .method = "nvmf_get_stats"},
+        {.words = "iscsi list",
+         .summary = "iSCSI target nodes.",
+         .method = "iscsi_get_target_nodes",
+         .view = &g_view_iscsi_targets},
+        {.words = "iscsi stats",
+         .summary = "iSCSI sessions, connections and login counts.",
+         .method = "iscsi_get_stats"},
         {.words = "bdev create malloc",
          .args = "NAME SIZE_MB [BLOCK_SIZE]",
          .min_args = 2,

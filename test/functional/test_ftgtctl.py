@@ -644,6 +644,27 @@ def real_reactors_and_version():
 
 
 @test
+def real_front_end_forms():
+    need_ftgtd()
+    with RealDaemon() as d:
+        rc, out, err = ctl("-s", d.sock, "bdev", "create", "malloc", "M9", "8")
+        expect(rc == 0, f"bdev create {rc} {err!r}")
+        rc, out, err = ctl("-s", d.sock, "nvmf_create_subsystem", "--nqn",
+                           "nqn.2016-06.io.ftgt:ctl", "--allow-any-host")
+        expect(rc == 0, f"nvmf_create_subsystem {rc} {err!r}")
+        rc, out, err = ctl("-s", d.sock, "nvmf_subsystem_add_ns", "--nqn",
+                           "nqn.2016-06.io.ftgt:ctl", "--namespace", '{"bdev_name": "M9"}')
+        expect(rc == 0, f"nvmf_subsystem_add_ns {rc} {err!r}")
+        rc, out, err = ctl("-s", d.sock, "nvmf", "list")
+        rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+        expect(rc == 0 and out.split()[:2] == ["nqn", "type"], f"nvmf list {rc} {out!r}")
+        expect("nqn.2016-06.io.ftgt:ctl" in rows and "M9" in rows["nqn.2016-06.io.ftgt:ctl"],
+               f"subsystem and its namespace listed: {out!r}")
+        rc, out, err = ctl("-s", d.sock, "iscsi", "list")
+        expect(rc == 0 and "no iSCSI target nodes" in out, f"iscsi list {rc} {out!r} {err!r}")
+
+
+@test
 def real_methods_match_schema():
     need_ftgtd()
     schema = schema_methods()
