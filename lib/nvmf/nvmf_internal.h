@@ -8,7 +8,10 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include <jansson.h>
+
 #include "ftgt/bdev.h"
+#include "ftgt/histogram.h"
 #include "ftgt/nvmf.h"
 #include "ftgt/nvmf_transport.h"
 #include "ftgt/spec/nvme.h"
@@ -201,6 +204,37 @@ void nvmf_request_ns_release(struct ftgt_nvmf_request *req);
  * when it was aborted, (cb_arg, false) when it could not be; always called, maybe at once. */
 void nvmf_io_abort(struct ftgt_nvmf_request *req, void (*cb_fn)(void *cb_arg, bool aborted),
                    void *cb_arg);
+
+/* I/O command statistics of one poll group: written by its thread only (no atomics),
+ * copied out by a message to that thread for nvmf_get_stats. */
+struct nvmf_io_stats {
+	uint64_t read_ops;             /* Read */
+	uint64_t write_ops;            /* Write */
+	uint64_t other_ops;            /* every other command of an I/O queue */
+	uint64_t read_bytes;           /* data of successful Reads */
+	uint64_t write_bytes;          /* data of successful Writes */
+	struct ftgt_histogram latency; /* ticks from command received to completion handed
+	                                * to the transport */
+};
+
+/* stats.c */
+void nvmf_io_stats_init(struct nvmf_io_stats *s);
+/* Count req, a command of an I/O queue the core has completed, received at start_ticks
+ * and completed at now_ticks (ftgt_get_ticks()). Commands of the admin queue (qid 0) and
+ * of queues not connected yet are not counted. */
+void nvmf_io_stats_record(struct nvmf_io_stats *s, const struct ftgt_nvmf_request *req,
+                          uint64_t start_ticks, uint64_t now_ticks);
+/* dst += src. */
+void nvmf_io_stats_merge(struct nvmf_io_stats *dst, const struct nvmf_io_stats *src);
+/* nvmf_rpc.c: set "io" {read_ops, write_ops, other_ops, read_bytes, write_bytes} and "latency_us"
+ * (ftgt_histogram_summary_json() in microseconds) in the JSON object o. */
+void nvmf_io_stats_to_json(json_t *o, const struct nvmf_io_stats *s);
+
+/* nvmf_rpc.c: the callback nvmf_get_stats passes to a transport's get_stats. Before
+ * calling it, the transport may add the sum of its poll groups' I/O statistics to the
+ * target-wide total with nvmf_rpc_stats_add_io(cb_arg, sum) (app thread). */
+void nvmf_rpc_stats_transport_done(void *cb_arg, void *json_array);
+void nvmf_rpc_stats_add_io(void *cb_arg, const struct nvmf_io_stats *s);
 
 /* discovery.c */
 /* Build the discovery log page for hostnqn into a new buffer (app thread). */

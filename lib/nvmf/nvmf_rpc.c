@@ -1037,6 +1037,7 @@ struct rpc_stats_ctx {
 	struct ftgt_rpc_request *req;
 	struct ftgt_nvmf_transport *t;
 	json_t *groups;
+	struct nvmf_io_stats io; /* sum of every transport's poll groups */
 };
 
 static void rpc_stats_next(struct rpc_stats_ctx *ctx);
@@ -1058,8 +1059,32 @@ rpc_stats_counts(json_t *o)
 	counts_to_json(o, &total);
 }
 
-static void
-rpc_stats_transport_done(void *cb_arg, void *json_array)
+void
+nvmf_io_stats_to_json(json_t *o, const struct nvmf_io_stats *s)
+{
+	json_t *io = json_object();
+	uint64_t hz = ftgt_get_ticks_hz();
+
+	json_object_set_new(io, "read_ops", json_integer((json_int_t)s->read_ops));
+	json_object_set_new(io, "write_ops", json_integer((json_int_t)s->write_ops));
+	json_object_set_new(io, "other_ops", json_integer((json_int_t)s->other_ops));
+	json_object_set_new(io, "read_bytes", json_integer((json_int_t)s->read_bytes));
+	json_object_set_new(io, "write_bytes", json_integer((json_int_t)s->write_bytes));
+	json_object_set_new(o, "io", io);
+	json_object_set_new(o, "latency_us",
+	                    ftgt_histogram_summary_json(&s->latency, 1e6 / (double)(hz ? hz : 1)));
+}
+
+void
+nvmf_rpc_stats_add_io(void *cb_arg, const struct nvmf_io_stats *s)
+{
+	struct rpc_stats_ctx *ctx = cb_arg;
+
+	nvmf_io_stats_merge(&ctx->io, s);
+}
+
+void
+nvmf_rpc_stats_transport_done(void *cb_arg, void *json_array)
 {
 	struct rpc_stats_ctx *ctx = cb_arg;
 
@@ -1078,12 +1103,13 @@ rpc_stats_next(struct rpc_stats_ctx *ctx)
 		ctx->t = ftgt_nvmf_transport_next(ctx->t);
 	}
 	if (ctx->t != NULL) {
-		ctx->t->ops->get_stats(ctx->t, rpc_stats_transport_done, ctx);
+		ctx->t->ops->get_stats(ctx->t, nvmf_rpc_stats_transport_done, ctx);
 		return;
 	}
 	o = json_object();
 	json_object_set_new(o, "tick_rate", json_integer((json_int_t)ftgt_get_ticks_hz()));
 	rpc_stats_counts(o);
+	nvmf_io_stats_to_json(o, &ctx->io);
 	json_object_set_new(o, "poll_groups", ctx->groups);
 	ftgt_rpc_send_result(ctx->req, o);
 	free(ctx);
@@ -1100,6 +1126,7 @@ rpc_nvmf_get_stats(struct ftgt_rpc_request *req, const json_t *params)
 	}
 	ctx->req = req;
 	ctx->groups = json_array();
+	nvmf_io_stats_init(&ctx->io);
 	ctx->t = ftgt_nvmf_transport_first();
 	rpc_stats_next(ctx);
 }

@@ -639,5 +639,50 @@ def accept_failure_keeps_listener_armed():
         assert "accept on 127.0.0.1 port %d" % port in log, log[-2000:]
 
 
+@test
+def io_stats_count_commands_and_latency():
+    """nvmf_get_stats: per poll group and target-wide, I/O commands by type, bytes of the
+    successful ones, and one latency sample per I/O command (admin commands not counted)."""
+    port = free_port()
+    with Daemon() as d:
+        setup_target(d, port)
+        st0 = d.rpc("nvmf_get_stats")
+        assert st0["io"] == {"read_ops": 0, "write_ops": 0, "other_ops": 0,
+                             "read_bytes": 0, "write_bytes": 0}, st0
+        assert st0["latency_us"]["count"] == 0, st0
+        a = nt.Host("127.0.0.1", port)
+        cntlid = a.admin_connect(SUBNQN, HOSTNQN)
+        assert a.identify(1)[0] == 0
+        io = nt.Host("127.0.0.1", port)
+        assert io.connect(SUBNQN, HOSTNQN, qid=1, cntlid=cntlid, sqsize=63)[0] == 0
+        for i in range(5):                          # in-capsule and R2T writes
+            assert io.write(1, 100 + 2 * i, bytes([i + 1]) * 1024, icd=(i % 2 == 0)) == 0
+        for i in range(3):
+            st, data, _ = io.read(1, 100 + 2 * i, 2)
+            assert st == 0 and data == bytes([i + 1]) * 1024
+        st, _, _ = io.read(1, 99999, 1)             # past the end: fails, no bytes
+        assert st != 0
+        assert io.submit(nt.sqe(0x00, io.next_cid(), 1))[0] == 0      # Flush
+        st = d.rpc("nvmf_get_stats")
+        want = {"read_ops": 4, "write_ops": 5, "other_ops": 1,
+                "read_bytes": 3 * 1024, "write_bytes": 5 * 1024}
+        assert st["io"] == want, st
+        lat = st["latency_us"]
+        assert lat["count"] == 10, st
+        assert 0 <= lat["min"] <= lat["p50"] <= lat["p99"] <= lat["max"], lat
+        assert lat["max"] < 10e6, lat                # microseconds, not ticks
+        groups = st["poll_groups"]
+        for key in want:
+            assert sum(g["io"][key] for g in groups) == want[key], groups
+        assert sum(g["latency_us"]["count"] for g in groups) == 10, groups
+        busy = [g for g in groups if g["latency_us"]["count"] != 0]
+        assert len(busy) == 1 and busy[0]["io"] == want, groups   # one I/O queue
+        # Counts survive the connections.
+        io.close()
+        a.close()
+        wait_counts_zero(d)
+        assert d.rpc("nvmf_get_stats")["io"] == want
+
+
 if __name__ == "__main__":
     run_tests()

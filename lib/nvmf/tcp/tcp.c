@@ -243,6 +243,7 @@ tcp_create(const struct ftgt_nvmf_transport_opts *opts)
 
 		pg->ttransport = tt;
 		TAILQ_INIT(&pg->qpairs);
+		nvmf_io_stats_init(&pg->io);
 		ftgt_thread_send_msg(pg->thread, pg_create_msg, pg);
 	}
 	tt->accept_poller = ftgt_poller_register(accept_poll, tt, 1000, "nvmf_tcp_accept");
@@ -382,6 +383,7 @@ struct pg_snapshot {
 	uint64_t accepted_qpairs;
 	uint64_t pdus_in;
 	uint64_t pdus_out;
+	struct nvmf_io_stats io;
 };
 
 struct stats_ctx {
@@ -389,6 +391,7 @@ struct stats_ctx {
 	struct ftgt_thread *origin;
 	uint32_t next;
 	struct pg_snapshot snap[NVMF_TCP_MAX_POLL_GROUPS];
+	struct nvmf_io_stats total; /* of every poll group */
 	void (*cb_fn)(void *cb_arg, void *json_array);
 	void *cb_arg;
 };
@@ -409,6 +412,7 @@ pg_stats_msg(void *arg)
 	s->accepted_qpairs = pg->accepted_qpairs;
 	s->pdus_in = pg->pdus_in;
 	s->pdus_out = pg->pdus_out;
+	s->io = pg->io;
 	TAILQ_FOREACH (tq, &pg->qpairs, link) {
 		s->pdus_in += tq->pdus_in;
 		s->pdus_out += tq->pdus_out;
@@ -429,6 +433,7 @@ stats_next(void *arg)
 		return;
 	}
 	arr = json_array();
+	nvmf_io_stats_init(&ctx->total);
 	for (i = 0; i < ctx->tt->num_pgs; i++) {
 		json_t *o = json_object();
 
@@ -439,7 +444,12 @@ stats_next(void *arg)
 		                    json_integer((json_int_t)ctx->snap[i].accepted_qpairs));
 		json_object_set_new(o, "pdus_in", json_integer((json_int_t)ctx->snap[i].pdus_in));
 		json_object_set_new(o, "pdus_out", json_integer((json_int_t)ctx->snap[i].pdus_out));
+		nvmf_io_stats_to_json(o, &ctx->snap[i].io);
+		nvmf_io_stats_merge(&ctx->total, &ctx->snap[i].io);
 		json_array_append_new(arr, o);
+	}
+	if (ctx->cb_fn == nvmf_rpc_stats_transport_done) {
+		nvmf_rpc_stats_add_io(ctx->cb_arg, &ctx->total);
 	}
 	ctx->cb_fn(ctx->cb_arg, arr);
 	free(ctx);

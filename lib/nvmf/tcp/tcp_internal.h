@@ -11,6 +11,7 @@
 #include "ftgt/nvmf_transport.h"
 #include "ftgt/spec/nvmf.h"
 #include "ftgt/thread.h"
+#include "../nvmf_internal.h"
 #include "tcp_pdu.h"
 
 #ifndef TAILQ_FOREACH_SAFE
@@ -54,6 +55,7 @@ struct nvmf_tcp_req {
 	bool data_error;       /* a data digest failed: fail the command */
 	uint16_t fail_sc;      /* capsule: fail with this generic status (0: none) */
 	bool r2t;              /* capsule: data comes by R2T/H2CData */
+	uint64_t start_ticks;  /* capsule received (ftgt_get_ticks()) */
 	uint8_t *buf;          /* data buffer (buf_len bytes, allocated on first need) */
 	uint32_t buf_len;
 	struct nvmf_tcp_tx tx_data; /* R2T or C2HData */
@@ -96,8 +98,9 @@ struct nvmf_tcp_poll_group {
 	bool destroying;
 	/* Counters (this poll group's thread only). */
 	uint64_t accepted_qpairs;
-	uint64_t pdus_in;  /* of connections already gone */
-	uint64_t pdus_out; /* of connections already gone */
+	uint64_t pdus_in;        /* of connections already gone */
+	uint64_t pdus_out;       /* of connections already gone */
+	struct nvmf_io_stats io; /* I/O commands of every connection, gone ones included */
 };
 
 struct nvmf_tcp_listener {

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ftgt/env.h"
 #include "ftgt/log.h"
 #include "tcp_internal.h"
 
@@ -202,6 +203,7 @@ on_capsule_header(struct nvmf_tcp_qpair *tq, struct nvmf_tcp_rx_pdu *pdu, struct
 	tq->cur_req = tr;
 	req = &tr->req;
 	tr->cmd = *sqe;
+	tr->start_ticks = ftgt_get_ticks();
 	tr->state = NVMF_TCP_REQ_NEED_DATA;
 	tr->h2c_received = 0;
 	tr->data_error = false;
@@ -438,6 +440,7 @@ nvmf_tcp_req_complete(struct ftgt_nvmf_request *req)
 	struct nvmf_tcp_tx *tx;
 	int i;
 
+	nvmf_io_stats_record(&tq->pg->io, req, tr->start_ticks, ftgt_get_ticks());
 	if (tq->disconnecting) {
 		req_release(tq, tr);
 		return;

@@ -6,6 +6,7 @@
  * compare-and-write, disconnect with I/O in flight, discovery.
  */
 #include "nvmf_ut_common.h"
+#include "../../../../lib/nvmf/nvmf_internal.h" /* struct nvmf_io_stats */
 
 #define SUBNQN   "nqn.2016-06.io.ftgt:cnode1"
 #define HOSTNQN  "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555"
@@ -683,6 +684,72 @@ test_keep_alive_expiry(void)
 	ut_qpair_free(a);
 }
 
+/* The fake transport's one "poll group": I/O statistics as the TCP transport keeps them. */
+static struct nvmf_io_stats g_ut_io_stats;
+
+static void
+ut_io_stats_hook(struct ftgt_nvmf_request *req, uint64_t start_ticks)
+{
+	nvmf_io_stats_record(&g_ut_io_stats, req, start_ticks, ftgt_get_ticks());
+}
+
+/* I/O statistics as a transport's poll group counts them: commands of I/O queues by type,
+ * bytes of the successful reads and writes, one latency sample (ticks) per command. */
+static void
+test_io_stats(void)
+{
+	struct ut_qpair *a = ut_qpair_new(), *io = ut_qpair_new();
+	uint16_t cntlid = ut_admin_up(a, SUBNQN, 0);
+	struct nvmf_io_stats sum;
+	struct ut_req *r, *held;
+	uint8_t data[2048] = {1};
+
+	r = ut_connect(io, 1, SUBNQN, HOSTNQN, cntlid, 127, 0);
+	CU_ASSERT_EQUAL(ut_status(r), 0);
+	nvmf_io_stats_init(&g_ut_io_stats);
+	g_ut_complete_hook = ut_io_stats_hook;
+	r = ut_admin(a, 2, NVME_OPC_IDENTIFY, 0, NVME_IDENTIFY_CNS_CTRLR, 0, 4096);
+	CU_ASSERT_EQUAL(ut_status(r), 0);
+	CU_ASSERT_EQUAL(g_ut_io_stats.latency.count, 0); /* admin: not counted */
+	r = ut_rw(io, 1, NVME_OPC_WRITE, 1, 10, 4, data, 2048, 0, 0);
+	CU_ASSERT_EQUAL(ut_status(r), 0);
+	g_hold_io = true;
+	held = ut_rw(io, 2, NVME_OPC_READ, 1, 10, 2, NULL, 1024, 0, 0);
+	CU_ASSERT_FALSE(held->done);
+	g_ut_ticks += 7;
+	g_hold_io = false;
+	ut_release_held_ios();
+	ut_poll();
+	CU_ASSERT(held->done);
+	CU_ASSERT_EQUAL(ut_status(held), 0);
+	r = ut_rw(io, 3, NVME_OPC_READ, 1, 5000, 1, NULL, 512, 0, 0); /* fails: no bytes */
+	CU_ASSERT_EQUAL(ut_status(r), NVME_STATUS(0, NVME_SC_LBA_OUT_OF_RANGE));
+	r = ut_rw(io, 3, NVME_OPC_FLUSH, 1, 0, 1, NULL, 0, 0, 0);
+	CU_ASSERT_EQUAL(ut_status(r), 0);
+
+	CU_ASSERT_EQUAL(g_ut_io_stats.read_ops, 2);
+	CU_ASSERT_EQUAL(g_ut_io_stats.write_ops, 1);
+	CU_ASSERT_EQUAL(g_ut_io_stats.other_ops, 1);
+	CU_ASSERT_EQUAL(g_ut_io_stats.read_bytes, 1024);
+	CU_ASSERT_EQUAL(g_ut_io_stats.write_bytes, 2048);
+	CU_ASSERT_EQUAL(g_ut_io_stats.latency.count, 4);
+	CU_ASSERT_EQUAL(g_ut_io_stats.latency.min, 0);
+	CU_ASSERT_EQUAL(g_ut_io_stats.latency.max, 7);
+	CU_ASSERT_EQUAL(g_ut_io_stats.latency.sum, 7);
+	/* Summing poll groups. */
+	nvmf_io_stats_init(&sum);
+	nvmf_io_stats_merge(&sum, &g_ut_io_stats);
+	nvmf_io_stats_merge(&sum, &g_ut_io_stats);
+	CU_ASSERT_EQUAL(sum.read_ops, 4);
+	CU_ASSERT_EQUAL(sum.write_bytes, 4096);
+	CU_ASSERT_EQUAL(sum.latency.count, 8);
+	CU_ASSERT_EQUAL(sum.latency.max, 7);
+	CU_ASSERT_EQUAL(ftgt_histogram_percentile(&sum.latency, 100), 7);
+	g_ut_complete_hook = NULL;
+	ut_qpair_free(io);
+	ut_qpair_free(a);
+}
+
 static void
 test_io(void)
 {
@@ -926,6 +993,7 @@ main(void)
 	CU_ADD_TEST(s, test_log_features_aer);
 	CU_ADD_TEST(s, test_keep_alive_expiry);
 	CU_ADD_TEST(s, test_io);
+	CU_ADD_TEST(s, test_io_stats);
 	CU_ADD_TEST(s, test_ns_live_remove);
 	CU_ADD_TEST(s, test_abort_io);
 	CU_ADD_TEST(s, test_counts_dup_policy_disconnect);

@@ -538,6 +538,7 @@ struct ut_req {
 	struct nvme_cpl rsp;
 	uint8_t buf[UT_BUF] __attribute__((aligned(8)));
 	bool done;
+	uint64_t start_ticks; /* submitted (as a transport records it) */
 };
 
 struct ut_qpair {
@@ -549,6 +550,9 @@ struct ut_qpair {
 };
 
 static struct ftgt_nvmf_transport g_ut_transport;
+/* Called by the fake transport for every completion, with the ticks at submission (NULL:
+ * none; a test sets it to account completions as a transport does). */
+static void (*g_ut_complete_hook)(struct ftgt_nvmf_request *req, uint64_t start_ticks);
 
 static void
 ut_req_complete(struct ftgt_nvmf_request *req)
@@ -558,6 +562,9 @@ ut_req_complete(struct ftgt_nvmf_request *req)
 
 	r->done = true;
 	q->completions++;
+	if (g_ut_complete_hook != NULL) {
+		g_ut_complete_hook(req, r->start_ticks);
+	}
 }
 
 static void
@@ -684,6 +691,7 @@ ut_submit(struct ut_qpair *q, int slot, const struct nvme_cmd *cmd, const void *
 	} else {
 		memset(r->buf, 0xcc, len);
 	}
+	r->start_ticks = ftgt_get_ticks();
 	ftgt_nvmf_request_exec(&r->req);
 	ut_poll();
 	return r;
