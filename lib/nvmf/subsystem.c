@@ -778,6 +778,14 @@ ftgt_nvmf_subsystem_add_ns(struct ftgt_nvmf_subsystem *subsys, const char *bdev_
 	if (ftgt_uuid_is_null(&o.uuid) && bytes_zero(o.nguid, sizeof(o.nguid))) {
 		o.uuid = *ftgt_bdev_get_uuid(ns->bdev);
 	}
+	/*
+	 * NGUID from the UUID when none was given (as SPDK does): Linux names
+	 * /dev/disk/by-id/nvme-eui.* after the NGUID, stable across restarts as the bdev UUID is.
+	 */
+	if (bytes_zero(o.nguid, sizeof(o.nguid))) {
+		FTGT_STATIC_ASSERT(sizeof(o.nguid) == sizeof(o.uuid.u));
+		memcpy(o.nguid, o.uuid.u, sizeof(o.nguid));
+	}
 	ns->opts = o;
 	/* Pairs with the acquire load in nvmf_subsystem_get_ns(). */
 	__atomic_store_n(&subsys->ns[nsid - 1], ns, __ATOMIC_RELEASE);

@@ -89,6 +89,24 @@ def connect_identify_read_write():
 
 
 @test
+def namespace_ids_from_bdev_uuid():
+    """NGUID and the UUID descriptor come from the bdev's UUID (stable /dev/disk/by-id)."""
+    port = free_port()
+    with Daemon() as d:
+        setup_target(d, port)
+        uuid = d.rpc("bdev_get_bdevs", {"name": "Malloc0"})[0]["uuid"]
+        sub = [s for s in d.rpc("nvmf_get_subsystems") if s["nqn"] == SUBNQN][0]
+        ns = sub["namespaces"][0]
+        assert ns["uuid"] == uuid, (ns, uuid)
+        assert ns["nguid"].lower() == uuid.replace("-", "").lower(), (ns, uuid)
+        h = nt.Host("127.0.0.1", port)
+        h.admin_connect(SUBNQN, HOSTNQN, kato=10000)
+        st, nsd = h.identify(0, nsid=1)
+        assert st == 0 and nsd[104:120].hex() == uuid.replace("-", ""), nsd[104:120].hex()
+        h.close()
+
+
+@test
 def discovery_log():
     port = free_port()
     with Daemon() as d:
