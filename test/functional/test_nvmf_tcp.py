@@ -107,6 +107,30 @@ def namespace_ids_from_bdev_uuid():
 
 
 @test
+def namespace_resize_seen_by_host():
+    """A bdev that grows: Identify Namespace shows the new size, and the namespace is
+    listed in the Changed Namespace List log page."""
+    port = free_port()
+    with Daemon() as d:
+        setup_target(d, port)
+        d.rpc("bdev_null_create", {"name": "Null1", "num_blocks": 2048, "block_size": 512})
+        assert d.rpc("nvmf_subsystem_add_ns", {"nqn": SUBNQN,
+                                               "namespace": {"bdev_name": "Null1"}}) == 2
+        h = nt.Host("127.0.0.1", port)
+        h.admin_connect(SUBNQN, HOSTNQN, kato=10000)
+        st, nsd = h.identify(0, nsid=2)
+        assert st == 0 and struct.unpack_from("<Q", nsd, 0)[0] == 2048
+        h.get_log(0x04, 4096)                          # reading the log clears it
+        d.rpc("bdev_null_resize", {"name": "Null1", "new_size": 4})
+        st, nsd = h.identify(0, nsid=2)
+        assert st == 0 and struct.unpack_from("<Q", nsd, 0)[0] == 4 * 2048, \
+            struct.unpack_from("<Q", nsd, 0)[0]
+        st, log = h.get_log(0x04, 4096)
+        assert st == 0 and struct.unpack_from("<I", log, 0)[0] == 2, log[:8].hex()
+        h.close()
+
+
+@test
 def discovery_log():
     port = free_port()
     with Daemon() as d:
