@@ -207,6 +207,18 @@ errno_to_sc(int rc)
 	}
 }
 
+/* After a bdev submission: -ENOMEM waits for a bdev_io and runs fn again; other errors end req. */
+static void
+io_submitted(struct ftgt_nvmf_request *req, struct nvmf_ns *ns, struct ftgt_io_channel *ch, int rc,
+             void (*fn)(struct ftgt_nvmf_request *req))
+{
+	if (ftgt_unlikely(rc == -ENOMEM)) {
+		io_queue_retry(req, ns, ch, fn);
+	} else if (ftgt_unlikely(rc != 0)) {
+		io_done_status(req, NVME_SCT_GENERIC, errno_to_sc(rc));
+	}
+}
+
 /* Common checks; returns the namespace, or NULL after completing req with an error. */
 static struct nvmf_ns *
 io_get_ns(struct ftgt_nvmf_request *req, struct ftgt_io_channel **ch)
@@ -262,11 +274,7 @@ io_read(struct ftgt_nvmf_request *req)
 	}
 	rc = ftgt_bdev_readv_blocks(ns->desc, ch, req->iov, req->iovcnt, slba, nlb, io_complete_cb,
 	                            req);
-	if (ftgt_unlikely(rc == -ENOMEM)) {
-		io_queue_retry(req, ns, ch, io_read);
-	} else if (ftgt_unlikely(rc != 0)) {
-		io_done_status(req, NVME_SCT_GENERIC, errno_to_sc(rc));
-	}
+	io_submitted(req, ns, ch, rc, io_read);
 }
 
 static void
@@ -287,11 +295,7 @@ io_write(struct ftgt_nvmf_request *req)
 	}
 	rc = ftgt_bdev_writev_blocks_ext(ns->desc, ch, req->iov, req->iovcnt, slba, nlb,
 	                                 io_complete_cb, req, &opts);
-	if (ftgt_unlikely(rc == -ENOMEM)) {
-		io_queue_retry(req, ns, ch, io_write);
-	} else if (ftgt_unlikely(rc != 0)) {
-		io_done_status(req, NVME_SCT_GENERIC, errno_to_sc(rc));
-	}
+	io_submitted(req, ns, ch, rc, io_write);
 }
 
 static void
@@ -308,11 +312,7 @@ io_compare(struct ftgt_nvmf_request *req)
 	}
 	rc = ftgt_bdev_comparev_blocks(ns->desc, ch, req->iov, req->iovcnt, slba, nlb,
 	                               io_complete_cb, req);
-	if (ftgt_unlikely(rc == -ENOMEM)) {
-		io_queue_retry(req, ns, ch, io_compare);
-	} else if (ftgt_unlikely(rc != 0)) {
-		io_done_status(req, NVME_SCT_GENERIC, errno_to_sc(rc));
-	}
+	io_submitted(req, ns, ch, rc, io_compare);
 }
 
 static void
@@ -328,11 +328,7 @@ io_write_zeroes(struct ftgt_nvmf_request *req)
 		return;
 	}
 	rc = ftgt_bdev_write_zeroes_blocks(ns->desc, ch, slba, nlb, io_complete_cb, req);
-	if (ftgt_unlikely(rc == -ENOMEM)) {
-		io_queue_retry(req, ns, ch, io_write_zeroes);
-	} else if (ftgt_unlikely(rc != 0)) {
-		io_done_status(req, NVME_SCT_GENERIC, errno_to_sc(rc));
-	}
+	io_submitted(req, ns, ch, rc, io_write_zeroes);
 }
 
 static void
@@ -352,11 +348,7 @@ io_flush(struct ftgt_nvmf_request *req)
 	}
 	rc = ftgt_bdev_flush_blocks(ns->desc, ch, 0, ftgt_bdev_get_num_blocks(ns->bdev),
 	                            io_complete_cb, req);
-	if (ftgt_unlikely(rc == -ENOMEM)) {
-		io_queue_retry(req, ns, ch, io_flush);
-	} else if (ftgt_unlikely(rc != 0)) {
-		io_done_status(req, NVME_SCT_GENERIC, errno_to_sc(rc));
-	}
+	io_submitted(req, ns, ch, rc, io_flush);
 }
 
 /* ---- Dataset Management: ranges deallocated one after another --------------------- */
