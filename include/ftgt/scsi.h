@@ -141,4 +141,33 @@ int ftgt_scsi_lun_reset(struct ftgt_scsi_lun *lun, struct ftgt_io_channel *ch,
  * registrations survive (SPC-4 5.12). */
 void ftgt_scsi_dev_nexus_lost(struct ftgt_scsi_dev *dev, const struct ftgt_scsi_port *initiator);
 
+/*
+ * Abort one task that is being executed (SAM-5 7.2 ABORT TASK, and each task of ABORT
+ * TASK SET / CLEAR TASK SET). Call on the task's thread. Best effort: back-end I/O the
+ * task has outstanding is aborted through ftgt_bdev_abort(); the task's cpl_fn still runs
+ * exactly once, with task->status SCSI_STATUS_TASK_ABORTED when the abort won the race
+ * and the command's own status otherwise. A transport sends the TMF response only after
+ * cpl_fn ran, and sends no SCSI response for an aborted task (RFC 7143 11.5.1).
+ */
+void ftgt_scsi_task_abort(struct ftgt_scsi_task *task);
+
+/* ---- unit attentions (SAM-5 5.14, SPC-4 table 2xx) --------------------------------- */
+
+#define FTGT_SCSI_ALL_LUNS UINT32_MAX
+
+/*
+ * Queue the unit attention asc/ascq on LUN lun_id (FTGT_SCSI_ALL_LUNS: every LUN of the
+ * device) for every I_T nexus known to the device except `except` (NULL: every nexus).
+ * The next command of each such nexus to that LUN (other than INQUIRY, REPORT LUNS and
+ * REQUEST SENSE) ends in CHECK CONDITION / UNIT ATTENTION with it; REQUEST SENSE returns
+ * it. Any thread.
+ */
+void ftgt_scsi_dev_raise_ua(struct ftgt_scsi_dev *dev, uint32_t lun_id,
+                            const struct ftgt_scsi_port *except, uint8_t asc, uint8_t ascq);
+/*
+ * The set of LUNs changed (added or removed on a live device): REPORTED LUNS DATA HAS
+ * CHANGED (3Fh/0Eh) for every nexus on every LUN. App thread.
+ */
+void ftgt_scsi_dev_luns_changed(struct ftgt_scsi_dev *dev);
+
 #endif /* FTGT_SCSI_H */

@@ -205,3 +205,27 @@ ftgt_scsi_lun_reset(struct ftgt_scsi_lun *lun, struct ftgt_io_channel *ch,
 	}
 	return rc;
 }
+
+/* TEMPORARY (being replaced by the lib/scsi owner): no-op bodies so that callers link. */
+void
+ftgt_scsi_task_abort(struct ftgt_scsi_task *task)
+{
+	(void)task;
+}
+
+void
+ftgt_scsi_dev_raise_ua(struct ftgt_scsi_dev *dev, uint32_t lun_id,
+                       const struct ftgt_scsi_port *except, uint8_t asc, uint8_t ascq)
+{
+	(void)dev;
+	(void)lun_id;
+	(void)except;
+	(void)asc;
+	(void)ascq;
+}
+
+void
+ftgt_scsi_dev_luns_changed(struct ftgt_scsi_dev *dev)
+{
+	(void)dev;
+}
