@@ -61,7 +61,11 @@ def malloc_create_get_delete():
         uu = "12345678-1234-4321-8765-123456789abc"
         d.rpc("bdev_malloc_create", name="MU", num_blocks=16, block_size=512, uuid=uu)
         assert d.rpc("bdev_get_bdevs", name="MU")[0]["uuid"] == uu
-        for n in ("M0", auto, "M520", "MU"):
+        # What SPDK's scripts/rpc.py sends by default is accepted.
+        d.rpc("bdev_malloc_create", name="MS", num_blocks=16, block_size=512, md_size=0,
+              md_interleave=False, dif_type=0, dif_is_head_of_md=False, dif_pi_format=0,
+              physical_block_size=512)
+        for n in ("M0", auto, "M520", "MU", "MS"):
             assert d.rpc("bdev_malloc_delete", name=n) is True
         assert names(d) == []
 
@@ -85,6 +89,11 @@ def bad_params_leave_nothing():
                                                "block_size": 512}, EEXIST, "already exists")
         expect_error(d, "bdev_malloc_create", {"name": "a/b", "num_blocks": 8,
                                                "block_size": 512}, INVALID_PARAMS, "'/'")
+        expect_error(d, "bdev_malloc_create", {"name": "X", "num_blocks": 8, "block_size": 512,
+                                               "dif_type": 1}, INVALID_PARAMS, "DIF")
+        expect_error(d, "bdev_malloc_create", {"name": "X", "num_blocks": 8, "block_size": 512,
+                                               "physical_block_size": 4096}, INVALID_PARAMS,
+                     "physical_block_size")
         expect_error(d, "bdev_null_create", {"num_blocks": 8, "block_size": 512},
                      INVALID_PARAMS, "name")
         expect_error(d, "bdev_null_create", {"name": "N", "num_blocks": 0, "block_size": 512},

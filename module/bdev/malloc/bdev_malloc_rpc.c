@@ -16,6 +16,10 @@ struct rpc_malloc_create {
 	uint32_t md_size;
 	bool md_interleave;
 	uint32_t optimal_io_boundary;
+	uint32_t physical_block_size;
+	uint32_t dif_type;
+	bool dif_is_head_of_md;
+	uint32_t dif_pi_format;
 };
 
 static const struct ftgt_rpc_field rpc_malloc_create_fields[] = {
@@ -27,6 +31,13 @@ static const struct ftgt_rpc_field rpc_malloc_create_fields[] = {
         {"md_interleave", FTGT_RPC_BOOL, offsetof(struct rpc_malloc_create, md_interleave), true},
         {"optimal_io_boundary", FTGT_RPC_UINT32,
          offsetof(struct rpc_malloc_create, optimal_io_boundary), true},
+        /* Accepted for SPDK's rpc.py, which sends them; only the defaults are supported. */
+        {"physical_block_size", FTGT_RPC_UINT32,
+         offsetof(struct rpc_malloc_create, physical_block_size), true},
+        {"dif_type", FTGT_RPC_UINT32, offsetof(struct rpc_malloc_create, dif_type), true},
+        {"dif_is_head_of_md", FTGT_RPC_BOOL, offsetof(struct rpc_malloc_create, dif_is_head_of_md),
+         true},
+        {"dif_pi_format", FTGT_RPC_UINT32, offsetof(struct rpc_malloc_create, dif_pi_format), true},
 };
 
 static void
@@ -45,6 +56,20 @@ rpc_bdev_malloc_create(struct ftgt_rpc_request *req, const json_t *params)
 	if (r.uuid != NULL && ftgt_uuid_parse(&opts.uuid, r.uuid) != 0) {
 		ftgt_rpc_send_error(req, FTGT_JSONRPC_ERROR_INVALID_PARAMS,
 		                    "invalid parameter 'uuid': '%s' is not a UUID", r.uuid);
+		goto out;
+	}
+	if (r.dif_type != 0 || r.dif_pi_format != 0) {
+		ftgt_rpc_send_error(
+		        req, FTGT_JSONRPC_ERROR_INVALID_PARAMS,
+		        "invalid parameter 'dif_type': end-to-end protection information "
+		        "(DIF/DIX) is not supported; use 0");
+		goto out;
+	}
+	if (r.physical_block_size != 0 && r.physical_block_size != r.block_size) {
+		ftgt_rpc_send_error(req, FTGT_JSONRPC_ERROR_INVALID_PARAMS,
+		                    "invalid parameter 'physical_block_size': %u; only the logical "
+		                    "block size (%u) is supported",
+		                    r.physical_block_size, r.block_size);
 		goto out;
 	}
 	opts.name = r.name;
