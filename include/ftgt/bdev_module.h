@@ -305,4 +305,112 @@ size_t ftgt_iovec_from_buf(struct iovec *iovs, int iovcnt, const void *buf, size
 /* Fill the iovecs with zeroes (up to len bytes). */
 size_t ftgt_iovec_memset(struct iovec *iovs, int iovcnt, int c, size_t len);
 
+/* ---- stacking on a base bdev (lib/bdev/part.c) --------------------------------------- */
+
+/*
+ * What a stacking module (delay, error, split, ...) shares: a base bdev opened and
+ * claimed once (struct ftgt_bdev_base), and the bdevs stacked on it (struct
+ * ftgt_bdev_part, embedded as the first member of the module's own struct).
+ *
+ * The base is the io device of every part on it: a thread's channel of any part holds
+ * one channel of the base (ftgt_bdev_part_get_base_channel) followed by the module's
+ * per-channel context (ftgt_bdev_part_get_channel_ctx). The base lives while a part is
+ * registered: the last part's destruct unregisters the io device, closes the base
+ * descriptor on the thread that opened it, then frees that part and the base. Hot
+ * remove of the base bdev removes every part (remove_cb, or ftgt_bdev_unregister).
+ * Everything here runs on the app thread, except the I/O functions (the channel's).
+ */
+struct ftgt_bdev_base;
+
+struct ftgt_bdev_part {
+	struct ftgt_bdev bdev;       /* bdev.ctxt is this part, i.e. the module's struct */
+	struct ftgt_bdev_base *base; /* set by ftgt_bdev_part_register */
+	uint64_t offset_blocks;      /* where the part starts on the base */
+	TAILQ_ENTRY(ftgt_bdev_part) link;
+};
+
+struct ftgt_bdev_base_opts {
+	struct ftgt_bdev_module *module; /* claims the base; the parts' module */
+	/* Bytes of module context in each channel, with optional set-up and tear-down on
+	 * the channel's thread (after the base channel was got / before it is put). */
+	uint32_t ch_ctx_size;
+	int (*ch_create_cb)(void *ch_ctx);
+	void (*ch_destroy_cb)(void *ch_ctx);
+	/* The base is going away: remove `part` (it must end in ftgt_bdev_unregister).
+	 * NULL: ftgt_bdev_unregister(&part->bdev, NULL, NULL). */
+	void (*remove_cb)(struct ftgt_bdev_part *part);
+};
+
+/*
+ * Open `base_name` for writing and claim it for opts->module (opts is kept by pointer).
+ * Returns 0 and *basep, or -ENODEV ("base bdev 'X' does not exist"), -EBUSY ("bdev 'X'
+ * is claimed by module 'Y'"), -ENOMEM, or the open's error, with a sentence in err.
+ */
+int ftgt_bdev_base_open(const char *base_name, const struct ftgt_bdev_base_opts *opts,
+                        struct ftgt_bdev_base **basep, char *err, size_t err_len);
+/*
+ * Give the base up: with no part registered it is closed now; otherwise every part is
+ * unregistered and the base goes with the last one.
+ */
+void ftgt_bdev_base_release(struct ftgt_bdev_base *base);
+/* The base `base_name` opened by `module`, or NULL. */
+struct ftgt_bdev_base *ftgt_bdev_base_find(const char *base_name,
+                                           const struct ftgt_bdev_module *module);
+/*
+ * Delete every part of the base (the bdev_<module>_delete path): -EBUSY with a sentence
+ * when one is claimed or open or the parts are being removed already; otherwise 0, and
+ * cb_fn(cb_arg, 0) (may be NULL) runs once all are gone and the base is closed, on the
+ * thread that opened the base.
+ */
+int ftgt_bdev_base_delete(struct ftgt_bdev_base *base, ftgt_bdev_unregister_cb cb_fn, void *cb_arg,
+                          char *err, size_t err_len);
+
+/*
+ * Register `part` (zeroed by the module but for bdev.fn_table, and optionally
+ * bdev.product_name and bdev.uuid) as `name`: num_blocks blocks (0: all after
+ * offset_blocks) of the base, with the base's block size, metadata, write cache and
+ * limits. Returns 0, or -ENOMEM/-EEXIST/-EINVAL with a sentence in err; then the part
+ * is not registered and stays the module's to free.
+ */
+int ftgt_bdev_part_register(struct ftgt_bdev_part *part, struct ftgt_bdev_base *base,
+                            const char *name, uint64_t offset_blocks, uint64_t num_blocks,
+                            char *err, size_t err_len);
+/*
+ * One bdev over the whole of a base (delay, error): ftgt_bdev_base_open, then
+ * ftgt_bdev_part_register(part, base, name, 0, 0). `part` is the first member of the
+ * module's struct, allocated with malloc/calloc and filled as for ftgt_bdev_part_register.
+ * Returns 0, or -errno with a sentence in err; then the part is freed and nothing stays.
+ */
+int ftgt_bdev_part_create(struct ftgt_bdev_part *part, const char *base_name,
+                          const struct ftgt_bdev_base_opts *opts, const char *name, char *err,
+                          size_t err_len);
+/*
+ * fn_table->destruct of every part: frees its name, then the part with free() (so the
+ * part must be the first member of the module's malloc'd struct). The last part of a
+ * base returns 1 and finishes once the base is closed.
+ */
+int ftgt_bdev_part_destruct(void *ctxt);
+/* fn_table->get_io_channel of every part. */
+struct ftgt_io_channel *ftgt_bdev_part_get_io_channel(void *ctxt);
+/* READ and WRITE, and UNMAP/FLUSH/WRITE_ZEROES/RESET when the base supports them. */
+bool ftgt_bdev_part_io_type_supported(struct ftgt_bdev_part *part, enum ftgt_bdev_io_type type);
+/* The base bdev's name (valid while the part exists). */
+const char *ftgt_bdev_part_get_base_name(const struct ftgt_bdev_part *part);
+/* From a part's channel (submit_request's ch, or a channel iterator's). */
+struct ftgt_io_channel *ftgt_bdev_part_get_base_channel(struct ftgt_io_channel *ch);
+void *ftgt_bdev_part_get_channel_ctx(struct ftgt_io_channel *ch);
+
+/*
+ * Pass `io` (given to a part) to the base, offset_blocks further on, on the base
+ * channel of io's channel. READ/WRITE use iovs/iovcnt (NULL: the io's own); the others
+ * carry no data; ABORT aborts the base I/O of the I/O it names. cb_fn(base_io,
+ * success, io) runs when the base completes (NULL: ftgt_bdev_part_io_done); an ABORT
+ * completes io by itself. Returns 0, or -errno after completing io (NOMEM for
+ * -ENOMEM, otherwise failed with the errno).
+ */
+int ftgt_bdev_part_submit(struct ftgt_bdev_io *io, struct iovec *iovs, int iovcnt,
+                          ftgt_bdev_io_completion_cb cb_fn);
+/* Complete `io` (cb_arg) with the outcome of base_io and free base_io. */
+void ftgt_bdev_part_io_done(struct ftgt_bdev_io *base_io, bool success, void *io);
+
 #endif /* FTGT_BDEV_MODULE_H */

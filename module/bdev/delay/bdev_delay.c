@@ -26,15 +26,10 @@
 FTGT_LOG_REGISTER_COMPONENT(bdev_delay)
 
 struct delay_disk {
-	struct ftgt_bdev disk;
-	char *base_name;
-	struct ftgt_bdev *base;
-	struct ftgt_bdev_desc *desc;
-	struct ftgt_thread *thread; /* owns desc */
-	bool removing;
+	struct ftgt_bdev_part part;                   /* first: freed by ftgt_bdev_part_destruct */
 	uint64_t latency_us[DELAY_NUM_LATENCY_TYPES]; /* relaxed atomics */
-	TAILQ_ENTRY(delay_disk) link;
 };
+FTGT_STATIC_ASSERT(offsetof(struct delay_disk, part) == 0);
 
 struct delay_io {
 	TAILQ_ENTRY(delay_io) link;
@@ -44,14 +39,12 @@ struct delay_io {
 TAILQ_HEAD(delay_io_tailq, delay_io);
 
 struct delay_channel {
-	struct ftgt_io_channel *base_ch;
 	struct ftgt_poller *poller;
 	struct delay_io_tailq held[DELAY_NUM_LATENCY_TYPES];
 	uint64_t rng;
 };
 
 static struct ftgt_bdev_module g_delay_module;
-static TAILQ_HEAD(, delay_disk) g_delay_disks = TAILQ_HEAD_INITIALIZER(g_delay_disks);
 
 int
 bdev_delay_latency_type_parse(const char *str, enum delay_latency_type *type)
@@ -71,14 +64,9 @@ bdev_delay_latency_type_parse(const char *str, enum delay_latency_type *type)
 static struct delay_disk *
 delay_disk_find(const char *name)
 {
-	struct delay_disk *dd;
+	struct ftgt_bdev *bdev = ftgt_bdev_get_by_name(name);
 
-	TAILQ_FOREACH (dd, &g_delay_disks, link) {
-		if (strcmp(dd->disk.name, name) == 0) {
-			return dd;
-		}
-	}
-	return NULL;
+	return bdev != NULL && bdev->module == &g_delay_module ? bdev->ctxt : NULL;
 }
 
 /* ---- I/O ---------------------------------------------------------------------------- */
@@ -101,19 +89,14 @@ delay_base_io_done(struct ftgt_bdev_io *base_io, bool success, void *arg)
 {
 	struct ftgt_bdev_io *io = arg;
 	struct delay_disk *dd = io->bdev->ctxt;
-	struct delay_channel *dch = ftgt_io_channel_get_ctx(ftgt_bdev_io_get_io_channel(io));
+	struct delay_channel *dch = ftgt_bdev_part_get_channel_ctx(ftgt_bdev_io_get_io_channel(io));
 	struct delay_io *dio = ftgt_bdev_io_get_driver_ctx(io);
 	enum delay_latency_type lt;
 	uint64_t us, hz;
 
 	if (!success ||
 	    (io->type != FTGT_BDEV_IO_TYPE_READ && io->type != FTGT_BDEV_IO_TYPE_WRITE)) {
-		if (success) {
-			ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_SUCCESS);
-		} else {
-			ftgt_bdev_io_complete_from(io, base_io);
-		}
-		ftgt_bdev_free_io(base_io);
+		ftgt_bdev_part_io_done(base_io, success, io);
 		return;
 	}
 	ftgt_bdev_free_io(base_io);
@@ -147,119 +130,39 @@ delay_poll(void *arg)
 }
 
 static void
-delay_abort_done(struct ftgt_bdev_io *base_io, bool success, void *arg)
-{
-	ftgt_bdev_free_io(base_io);
-	ftgt_bdev_io_complete(arg,
-	                      success ? FTGT_BDEV_IO_STATUS_SUCCESS : FTGT_BDEV_IO_STATUS_FAILED);
-}
-
-static void
-delay_abort(struct delay_disk *dd, struct delay_channel *dch, struct ftgt_bdev_io *io)
-{
-	struct ftgt_bdev_io *victim = io->u.abort.bio_to_abort;
-	struct delay_io *dio;
-	int i, rc;
-
-	for (i = 0; i < DELAY_NUM_LATENCY_TYPES; i++) {
-		TAILQ_FOREACH (dio, &dch->held[i], link) {
-			if (ftgt_bdev_io_from_driver_ctx(dio) == victim) {
-				TAILQ_REMOVE(&dch->held[i], dio, link);
-				ftgt_bdev_io_complete(victim, FTGT_BDEV_IO_STATUS_ABORTED);
-				ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_SUCCESS);
-				return;
-			}
-		}
-	}
-	/* Still at the base: the base I/O's cb_arg is the victim. */
-	rc = ftgt_bdev_abort(dd->desc, dch->base_ch, victim, delay_abort_done, io);
-	if (rc == -ENOMEM) {
-		ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_NOMEM);
-	} else if (rc != 0) {
-		ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_FAILED);
-	}
-}
-
-static void
 delay_submit(struct ftgt_io_channel *ch, struct ftgt_bdev_io *io)
 {
-	struct delay_disk *dd = io->bdev->ctxt;
-	struct delay_channel *dch = ftgt_io_channel_get_ctx(ch);
-	struct ftgt_bdev_ext_io_opts opts = {
-	        .size = sizeof(opts), .io_flags = io->io_flags, .md_buf = io->u.bdev.md_buf};
-	uint64_t off = io->u.bdev.offset_blocks, n = io->u.bdev.num_blocks;
-	int rc;
+	struct delay_channel *dch = ftgt_bdev_part_get_channel_ctx(ch);
+	struct ftgt_bdev_io *victim;
+	struct delay_io *dio;
+	int i;
 
-	switch (io->type) {
-	case FTGT_BDEV_IO_TYPE_READ:
-		rc = ftgt_bdev_readv_blocks_ext(dd->desc, dch->base_ch, io->u.bdev.iovs,
-		                                io->u.bdev.iovcnt, off, n, delay_base_io_done, io,
-		                                &opts);
-		break;
-	case FTGT_BDEV_IO_TYPE_WRITE:
-		rc = ftgt_bdev_writev_blocks_ext(dd->desc, dch->base_ch, io->u.bdev.iovs,
-		                                 io->u.bdev.iovcnt, off, n, delay_base_io_done, io,
-		                                 &opts);
-		break;
-	case FTGT_BDEV_IO_TYPE_UNMAP:
-		rc = ftgt_bdev_unmap_blocks(dd->desc, dch->base_ch, off, n, delay_base_io_done, io);
-		break;
-	case FTGT_BDEV_IO_TYPE_FLUSH:
-		rc = ftgt_bdev_flush_blocks(dd->desc, dch->base_ch, off, n, delay_base_io_done, io);
-		break;
-	case FTGT_BDEV_IO_TYPE_WRITE_ZEROES:
-		rc = ftgt_bdev_write_zeroes_blocks(dd->desc, dch->base_ch, off, n,
-		                                   delay_base_io_done, io);
-		break;
-	case FTGT_BDEV_IO_TYPE_RESET:
-		rc = ftgt_bdev_reset(dd->desc, dch->base_ch, delay_base_io_done, io);
-		break;
-	case FTGT_BDEV_IO_TYPE_ABORT:
-		delay_abort(dd, dch, io);
-		return;
-	default:
-		rc = -ENOTSUP;
-		break;
-	}
-	if (ftgt_unlikely(rc != 0)) {
-		if (rc == -ENOMEM) {
-			ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_NOMEM);
-		} else {
-			ftgt_bdev_io_complete_aio_status(io, rc == -EAGAIN ? -EIO : rc);
+	if (io->type == FTGT_BDEV_IO_TYPE_ABORT) {
+		victim = io->u.abort.bio_to_abort;
+		for (i = 0; i < DELAY_NUM_LATENCY_TYPES; i++) {
+			TAILQ_FOREACH (dio, &dch->held[i], link) {
+				if (ftgt_bdev_io_from_driver_ctx(dio) == victim) {
+					TAILQ_REMOVE(&dch->held[i], dio, link);
+					ftgt_bdev_io_complete(victim, FTGT_BDEV_IO_STATUS_ABORTED);
+					ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_SUCCESS);
+					return;
+				}
+			}
 		}
+		/* Not held: still at the base, where the abort goes. */
 	}
+	ftgt_bdev_part_submit(io, NULL, 0, delay_base_io_done);
 }
 
 static bool
 delay_io_type_supported(void *ctxt, enum ftgt_bdev_io_type type)
 {
-	struct delay_disk *dd = ctxt;
-
-	switch (type) {
-	case FTGT_BDEV_IO_TYPE_READ:
-	case FTGT_BDEV_IO_TYPE_WRITE:
-	case FTGT_BDEV_IO_TYPE_ABORT:
-		return true;
-	case FTGT_BDEV_IO_TYPE_UNMAP:
-	case FTGT_BDEV_IO_TYPE_FLUSH:
-	case FTGT_BDEV_IO_TYPE_WRITE_ZEROES:
-	case FTGT_BDEV_IO_TYPE_RESET:
-		return ftgt_bdev_io_type_supported(dd->base, type);
-	default:
-		return false;
-	}
-}
-
-static struct ftgt_io_channel *
-delay_get_io_channel(void *ctxt)
-{
-	return ftgt_get_io_channel(ctxt);
+	return type == FTGT_BDEV_IO_TYPE_ABORT || ftgt_bdev_part_io_type_supported(ctxt, type);
 }
 
 static int
-delay_ch_create(void *dev, void *ctx)
+delay_ch_create(void *ctx)
 {
-	struct delay_disk *dd = dev;
 	struct delay_channel *dch = ctx;
 	int i;
 
@@ -267,75 +170,26 @@ delay_ch_create(void *dev, void *ctx)
 		TAILQ_INIT(&dch->held[i]);
 	}
 	dch->rng = ftgt_get_ticks() | 1;
-	dch->base_ch = ftgt_bdev_get_io_channel(dd->desc);
-	if (dch->base_ch == NULL) {
-		return -ENOMEM;
-	}
 	dch->poller = FTGT_POLLER_REGISTER(delay_poll, dch, 0);
-	if (dch->poller == NULL) {
-		ftgt_put_io_channel(dch->base_ch);
-		return -ENOMEM;
-	}
-	return 0;
+	return dch->poller == NULL ? -ENOMEM : 0;
 }
 
 static void
-delay_ch_destroy(void *dev, void *ctx)
+delay_ch_destroy(void *ctx)
 {
 	struct delay_channel *dch = ctx;
 
 	ftgt_poller_unregister(&dch->poller);
-	ftgt_put_io_channel(dch->base_ch);
 }
 
-/* ---- teardown ----------------------------------------------------------------------- */
+static const struct ftgt_bdev_base_opts g_delay_base_opts = {
+        .module = &g_delay_module,
+        .ch_ctx_size = sizeof(struct delay_channel),
+        .ch_create_cb = delay_ch_create,
+        .ch_destroy_cb = delay_ch_destroy,
+};
 
-static void
-delay_close_msg(void *arg)
-{
-	struct delay_disk *dd = arg;
-
-	ftgt_bdev_close(dd->desc);
-	ftgt_bdev_destruct_done(&dd->disk, 0);
-	free(dd->base_name);
-	free(dd->disk.name);
-	free(dd);
-}
-
-static void
-delay_io_device_gone(void *dev)
-{
-	struct delay_disk *dd = dev;
-
-	if (ftgt_get_thread() == dd->thread ||
-	    ftgt_thread_send_msg(dd->thread, delay_close_msg, dd) != 0) {
-		delay_close_msg(dd);
-	}
-}
-
-static int
-delay_destruct(void *ctxt)
-{
-	struct delay_disk *dd = ctxt;
-
-	TAILQ_REMOVE(&g_delay_disks, dd, link);
-	ftgt_io_device_unregister(dd, delay_io_device_gone);
-	return 1;
-}
-
-static void
-delay_base_event(enum ftgt_bdev_event_type type, struct ftgt_bdev *bdev, void *ctx)
-{
-	struct delay_disk *dd = ctx;
-
-	if (type != FTGT_BDEV_EVENT_REMOVE || dd->removing) {
-		return;
-	}
-	dd->removing = true;
-	FTGT_NOTICELOG("base bdev '%s' is going away: removing '%s'\n", dd->base_name,
-	               dd->disk.name);
-	ftgt_bdev_unregister(&dd->disk, NULL, NULL);
-}
+/* ---- info and config --------------------------------------------------------------- */
 
 static const char *const g_latency_params[] = {"avg_read_latency", "p99_read_latency",
                                                "avg_write_latency", "p99_write_latency"};
@@ -347,7 +201,7 @@ delay_dump_info_json(void *ctxt, json_t *ds)
 	json_t *o = json_object();
 	int i;
 
-	json_object_set_new(o, "base_bdev_name", json_string(dd->base_name));
+	json_object_set_new(o, "base_bdev_name", json_string(ftgt_bdev_part_get_base_name(ctxt)));
 	for (i = 0; i < DELAY_NUM_LATENCY_TYPES; i++) {
 		json_object_set_new(o, g_latency_params[i],
 		                    json_integer((json_int_t)__atomic_load_n(&dd->latency_us[i],
@@ -366,7 +220,8 @@ delay_write_config_json(struct ftgt_bdev *bdev, json_t *config)
 
 	ftgt_uuid_fmt(uuid, sizeof(uuid), &bdev->uuid);
 	json_object_set_new(p, "name", json_string(bdev->name));
-	json_object_set_new(p, "base_bdev_name", json_string(dd->base_name));
+	json_object_set_new(p, "base_bdev_name",
+	                    json_string(ftgt_bdev_part_get_base_name(&dd->part)));
 	json_object_set_new(p, "uuid", json_string(uuid));
 	for (i = 0; i < DELAY_NUM_LATENCY_TYPES; i++) {
 		json_object_set_new(p, g_latency_params[i],
@@ -379,10 +234,10 @@ delay_write_config_json(struct ftgt_bdev *bdev, json_t *config)
 }
 
 static const struct ftgt_bdev_fn_table g_delay_fn_table = {
-        .destruct = delay_destruct,
+        .destruct = ftgt_bdev_part_destruct,
         .submit_request = delay_submit,
         .io_type_supported = delay_io_type_supported,
-        .get_io_channel = delay_get_io_channel,
+        .get_io_channel = ftgt_bdev_part_get_io_channel,
         .dump_info_json = delay_dump_info_json,
         .write_config_json = delay_write_config_json,
 };
@@ -396,9 +251,7 @@ int
 bdev_delay_create(struct ftgt_bdev **bdevp, const struct delay_bdev_opts *opts, char *err,
                   size_t err_len)
 {
-	struct ftgt_bdev *base;
 	struct delay_disk *dd;
-	const char *owner;
 	int i, rc;
 
 	if (opts->name == NULL || opts->name[0] == '\0') {
@@ -424,85 +277,20 @@ bdev_delay_create(struct ftgt_bdev **bdevp, const struct delay_bdev_opts *opts, 
 		snprintf(err, err_len, "bdev name '%s' already exists", opts->name);
 		return -EEXIST;
 	}
-	base = ftgt_bdev_get_by_name(opts->base_bdev_name);
-	if (base == NULL) {
-		snprintf(err, err_len, "base bdev '%s' does not exist", opts->base_bdev_name);
-		return -ENODEV;
-	}
 	dd = calloc(1, sizeof(*dd));
 	if (dd == NULL) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	dd->base_name = strdup(opts->base_bdev_name);
-	dd->disk.name = strdup(opts->name);
-	if (dd->base_name == NULL || dd->disk.name == NULL) {
-		snprintf(err, err_len, "out of memory");
-		rc = -ENOMEM;
-		goto err_free;
-	}
 	memcpy(dd->latency_us, opts->latency_us, sizeof(dd->latency_us));
-	dd->thread = ftgt_get_thread();
-	rc = ftgt_bdev_open_ext(opts->base_bdev_name, true, delay_base_event, dd, &dd->desc);
-	if (rc != 0) {
-		owner = ftgt_bdev_get_claim_owner(base);
-		if (rc == -EPERM && owner != NULL) {
-			snprintf(err, err_len, "bdev '%s' is claimed by module '%s'",
-			         opts->base_bdev_name, owner);
-			rc = -EBUSY;
-		} else {
-			snprintf(err, err_len, "cannot open base bdev '%s': %s",
-			         opts->base_bdev_name, strerror(-rc));
-		}
-		goto err_free;
+	dd->part.bdev.product_name = "delay";
+	dd->part.bdev.uuid = opts->uuid;
+	dd->part.bdev.fn_table = &g_delay_fn_table;
+	rc = ftgt_bdev_part_create(&dd->part, opts->base_bdev_name, &g_delay_base_opts, opts->name,
+	                           err, err_len);
+	if (rc == 0 && bdevp != NULL) {
+		*bdevp = &dd->part.bdev;
 	}
-	dd->base = ftgt_bdev_desc_get_bdev(dd->desc);
-	if (ftgt_bdev_module_claim_bdev(dd->base, dd->desc, &g_delay_module) != 0) {
-		owner = ftgt_bdev_get_claim_owner(dd->base);
-		snprintf(err, err_len, "bdev '%s' is claimed by module '%s'", opts->base_bdev_name,
-		         owner != NULL ? owner : "?");
-		rc = -EBUSY;
-		goto err_close;
-	}
-	dd->disk.ctxt = dd;
-	dd->disk.product_name = "delay";
-	dd->disk.uuid = opts->uuid;
-	dd->disk.blocklen = dd->base->blocklen;
-	dd->disk.blockcnt = dd->base->blockcnt;
-	dd->disk.md_len = dd->base->md_len;
-	dd->disk.md_interleave = dd->base->md_interleave;
-	dd->disk.write_cache = dd->base->write_cache;
-	dd->disk.optimal_io_boundary = dd->base->optimal_io_boundary;
-	dd->disk.split_on_optimal_io_boundary = dd->base->split_on_optimal_io_boundary;
-	dd->disk.max_rw_size = dd->base->max_rw_size;
-	dd->disk.max_unmap_blocks = dd->base->max_unmap_blocks;
-	dd->disk.max_write_zeroes_blocks = dd->base->max_write_zeroes_blocks;
-	dd->disk.required_alignment = dd->base->required_alignment;
-	dd->disk.acwu = dd->base->acwu;
-	dd->disk.fn_table = &g_delay_fn_table;
-	dd->disk.module = &g_delay_module;
-	ftgt_io_device_register(dd, delay_ch_create, delay_ch_destroy, sizeof(struct delay_channel),
-	                        opts->name);
-	rc = ftgt_bdev_register(&dd->disk);
-	if (rc != 0) {
-		snprintf(err, err_len,
-		         rc == -EEXIST ? "bdev name '%s' already exists"
-		                       : "cannot register bdev '%s'",
-		         opts->name);
-		ftgt_io_device_unregister(dd, NULL);
-		goto err_close;
-	}
-	TAILQ_INSERT_TAIL(&g_delay_disks, dd, link);
-	if (bdevp != NULL) {
-		*bdevp = &dd->disk;
-	}
-	return 0;
-err_close:
-	ftgt_bdev_close(dd->desc);
-err_free:
-	free(dd->base_name);
-	free(dd->disk.name);
-	free(dd);
 	return rc;
 }
 

@@ -31,15 +31,10 @@ struct error_inject {
 };
 
 struct error_disk {
-	struct ftgt_bdev disk;
-	char *base_name;
-	struct ftgt_bdev *base;
-	struct ftgt_bdev_desc *desc;
-	struct ftgt_thread *thread; /* owns desc */
-	bool removing;
+	struct ftgt_bdev_part part; /* first: freed by ftgt_bdev_part_destruct */
 	struct error_inject inject[FTGT_BDEV_NUM_IO_TYPES];
-	TAILQ_ENTRY(error_disk) link;
 };
+FTGT_STATIC_ASSERT(offsetof(struct error_disk, part) == 0);
 
 struct error_io {
 	TAILQ_ENTRY(error_io) link;
@@ -51,12 +46,10 @@ struct error_io {
 };
 
 struct error_channel {
-	struct ftgt_io_channel *base_ch;
 	TAILQ_HEAD(, error_io) pending;
 };
 
 static struct ftgt_bdev_module g_error_module;
-static TAILQ_HEAD(, error_disk) g_error_disks = TAILQ_HEAD_INITIALIZER(g_error_disks);
 
 int
 bdev_error_inject_type_parse(const char *str, enum error_inject_type *type)
@@ -110,14 +103,9 @@ bdev_error_io_type_parse(const char *str, uint32_t *type_mask, bool *clear)
 static struct error_disk *
 error_disk_find(const char *name)
 {
-	struct error_disk *ed;
+	struct ftgt_bdev *bdev = ftgt_bdev_get_by_name(name);
 
-	TAILQ_FOREACH (ed, &g_error_disks, link) {
-		if (strcmp(ed->disk.name, name) == 0) {
-			return ed;
-		}
-	}
-	return NULL;
+	return bdev != NULL && bdev->module == &g_error_module ? bdev->ctxt : NULL;
 }
 
 /* Take one injection for `type`: its kind, or ERROR_INJECT_NONE when none is left. */
@@ -163,67 +151,46 @@ error_base_io_done(struct ftgt_bdev_io *base_io, bool success, void *arg)
 
 	free(eio->bounce);
 	eio->bounce = NULL;
-	if (ftgt_likely(success)) {
-		if (ftgt_unlikely(eio->corrupt_read)) {
-			error_xor_iov(io->u.bdev.iovs, io->u.bdev.iovcnt, eio->corrupt_offset,
-			              eio->corrupt_value);
-		}
-		ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_SUCCESS);
-	} else {
-		ftgt_bdev_io_complete_from(io, base_io);
+	if (ftgt_unlikely(success && eio->corrupt_read)) {
+		error_xor_iov(io->u.bdev.iovs, io->u.bdev.iovcnt, eio->corrupt_offset,
+		              eio->corrupt_value);
 	}
-	ftgt_bdev_free_io(base_io);
+	ftgt_bdev_part_io_done(base_io, success, io);
 }
 
-static void
-error_abort_done(struct ftgt_bdev_io *base_io, bool success, void *arg)
-{
-	ftgt_bdev_free_io(base_io);
-	ftgt_bdev_io_complete(arg,
-	                      success ? FTGT_BDEV_IO_STATUS_SUCCESS : FTGT_BDEV_IO_STATUS_FAILED);
-}
-
-static void
-error_abort(struct error_disk *ed, struct error_channel *ech, struct ftgt_bdev_io *io)
+/* An ABORT of a held I/O; false when the victim is not held (it is at the base). */
+static bool
+error_abort_pending(struct error_channel *ech, struct ftgt_bdev_io *io)
 {
 	struct ftgt_bdev_io *victim = io->u.abort.bio_to_abort;
 	struct error_io *eio;
-	int rc;
 
 	TAILQ_FOREACH (eio, &ech->pending, link) {
 		if (ftgt_bdev_io_from_driver_ctx(eio) == victim) {
 			TAILQ_REMOVE(&ech->pending, eio, link);
 			ftgt_bdev_io_complete(victim, FTGT_BDEV_IO_STATUS_ABORTED);
 			ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_SUCCESS);
-			return;
+			return true;
 		}
 	}
-	/* At the base: the base I/O's cb_arg is the victim. */
-	rc = ftgt_bdev_abort(ed->desc, ech->base_ch, victim, error_abort_done, io);
-	if (rc == -ENOMEM) {
-		ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_NOMEM);
-	} else if (rc != 0) {
-		ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_FAILED);
-	}
+	return false;
 }
 
 static void
 error_submit(struct ftgt_io_channel *ch, struct ftgt_bdev_io *io)
 {
 	struct error_disk *ed = io->bdev->ctxt;
-	struct error_channel *ech = ftgt_io_channel_get_ctx(ch);
+	struct error_channel *ech = ftgt_bdev_part_get_channel_ctx(ch);
 	struct error_io *eio = ftgt_bdev_io_get_driver_ctx(io);
-	struct ftgt_bdev_ext_io_opts opts = {
-	        .size = sizeof(opts), .io_flags = io->io_flags, .md_buf = io->u.bdev.md_buf};
-	struct iovec *iovs = io->u.bdev.iovs;
-	int iovcnt = io->u.bdev.iovcnt;
-	uint64_t off = io->u.bdev.offset_blocks, n = io->u.bdev.num_blocks, len;
-	int rc;
+	struct iovec *iovs = NULL;
+	uint64_t len;
 
 	eio->bounce = NULL;
 	eio->corrupt_read = false;
 	if (io->type == FTGT_BDEV_IO_TYPE_ABORT) {
-		error_abort(ed, ech, io);
+		if (!error_abort_pending(ech, io)) {
+			ftgt_bdev_part_submit(io, NULL, 0, NULL);
+		}
 		return;
 	}
 	switch (error_take(ed, io->type, eio)) {
@@ -247,11 +214,10 @@ error_submit(struct ftgt_io_channel *ch, struct ftgt_bdev_io *io)
 				ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_NOMEM);
 				return;
 			}
-			ftgt_iovec_to_buf(iovs, iovcnt, eio->bounce, len);
+			ftgt_iovec_to_buf(io->u.bdev.iovs, io->u.bdev.iovcnt, eio->bounce, len);
 			eio->bounce_iov.iov_base = eio->bounce;
 			eio->bounce_iov.iov_len = len;
 			iovs = &eio->bounce_iov;
-			iovcnt = 1;
 			error_xor_iov(iovs, 1, eio->corrupt_offset, eio->corrupt_value);
 		}
 		break;
@@ -259,93 +225,34 @@ error_submit(struct ftgt_io_channel *ch, struct ftgt_bdev_io *io)
 		break;
 	}
 
-	switch (io->type) {
-	case FTGT_BDEV_IO_TYPE_READ:
-		rc = ftgt_bdev_readv_blocks_ext(ed->desc, ech->base_ch, iovs, iovcnt, off, n,
-		                                error_base_io_done, io, &opts);
-		break;
-	case FTGT_BDEV_IO_TYPE_WRITE:
-		rc = ftgt_bdev_writev_blocks_ext(ed->desc, ech->base_ch, iovs, iovcnt, off, n,
-		                                 error_base_io_done, io, &opts);
-		break;
-	case FTGT_BDEV_IO_TYPE_UNMAP:
-		rc = ftgt_bdev_unmap_blocks(ed->desc, ech->base_ch, off, n, error_base_io_done, io);
-		break;
-	case FTGT_BDEV_IO_TYPE_FLUSH:
-		rc = ftgt_bdev_flush_blocks(ed->desc, ech->base_ch, off, n, error_base_io_done, io);
-		break;
-	case FTGT_BDEV_IO_TYPE_WRITE_ZEROES:
-		rc = ftgt_bdev_write_zeroes_blocks(ed->desc, ech->base_ch, off, n,
-		                                   error_base_io_done, io);
-		break;
-	case FTGT_BDEV_IO_TYPE_RESET:
-		rc = ftgt_bdev_reset(ed->desc, ech->base_ch, error_base_io_done, io);
-		break;
-	default:
-		rc = -ENOTSUP;
-		break;
-	}
-	if (ftgt_unlikely(rc != 0)) {
+	if (ftgt_bdev_part_submit(io, iovs, 1, error_base_io_done) != 0) {
+		/* io was completed (NOMEM is retried later, never inline). */
 		free(eio->bounce);
 		eio->bounce = NULL;
-		if (rc == -ENOMEM) {
-			ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_NOMEM);
-		} else {
-			ftgt_bdev_io_complete_aio_status(io, rc == -EAGAIN ? -EIO : rc);
-		}
 	}
 }
 
 static bool
 error_io_type_supported(void *ctxt, enum ftgt_bdev_io_type type)
 {
-	struct error_disk *ed = ctxt;
-
-	switch (type) {
-	case FTGT_BDEV_IO_TYPE_READ:
-	case FTGT_BDEV_IO_TYPE_WRITE:
-	case FTGT_BDEV_IO_TYPE_ABORT:
-		return true;
-	case FTGT_BDEV_IO_TYPE_UNMAP:
-	case FTGT_BDEV_IO_TYPE_FLUSH:
-	case FTGT_BDEV_IO_TYPE_WRITE_ZEROES:
-	case FTGT_BDEV_IO_TYPE_RESET:
-		return ftgt_bdev_io_type_supported(ed->base, type);
-	default:
-		return false;
-	}
-}
-
-static struct ftgt_io_channel *
-error_get_io_channel(void *ctxt)
-{
-	return ftgt_get_io_channel(ctxt);
+	return type == FTGT_BDEV_IO_TYPE_ABORT || ftgt_bdev_part_io_type_supported(ctxt, type);
 }
 
 static int
-error_ch_create(void *dev, void *ctx)
+error_ch_create(void *ctx)
 {
-	struct error_disk *ed = dev;
 	struct error_channel *ech = ctx;
 
 	TAILQ_INIT(&ech->pending);
-	ech->base_ch = ftgt_bdev_get_io_channel(ed->desc);
-	return ech->base_ch == NULL ? -ENOMEM : 0;
-}
-
-static void
-error_ch_destroy(void *dev, void *ctx)
-{
-	struct error_channel *ech = ctx;
-
-	ftgt_put_io_channel(ech->base_ch);
+	return 0;
 }
 
 /* Complete every held I/O of every channel with ABORTED. */
 static void
 error_release_ch(struct ftgt_io_channel_iter *i)
 {
-	struct error_channel *ech = ftgt_io_channel_get_ctx(ftgt_io_channel_iter_get_channel(i));
+	struct error_channel *ech =
+	        ftgt_bdev_part_get_channel_ctx(ftgt_io_channel_iter_get_channel(i));
 	struct error_io *eio;
 
 	while ((eio = TAILQ_FIRST(&ech->pending)) != NULL) {
@@ -362,73 +269,39 @@ error_release_done(struct ftgt_io_channel_iter *i, int status)
 	struct error_disk *ed = ftgt_io_channel_iter_get_ctx(i);
 
 	if (ed != NULL) {
-		ftgt_bdev_unregister(&ed->disk, NULL, NULL);
+		ftgt_bdev_unregister(&ed->part.bdev, NULL, NULL);
 	}
 }
 
 static void
 error_release_pending(struct error_disk *ed, bool then_unregister)
 {
-	ftgt_for_each_channel(ed, error_release_ch, then_unregister ? ed : NULL,
+	ftgt_for_each_channel(ed->part.base, error_release_ch, then_unregister ? ed : NULL,
 	                      error_release_done);
 }
 
-/* ---- teardown ----------------------------------------------------------------------- */
-
+/* The base is going away: held I/O fails (ABORTED), then the error bdev goes. */
 static void
-error_close_msg(void *arg)
+error_base_removed(struct ftgt_bdev_part *part)
 {
-	struct error_disk *ed = arg;
-
-	ftgt_bdev_close(ed->desc);
-	ftgt_bdev_destruct_done(&ed->disk, 0);
-	free(ed->base_name);
-	free(ed->disk.name);
-	free(ed);
+	error_release_pending((struct error_disk *)part, true);
 }
 
-static void
-error_io_device_gone(void *dev)
-{
-	struct error_disk *ed = dev;
+static const struct ftgt_bdev_base_opts g_error_base_opts = {
+        .module = &g_error_module,
+        .ch_ctx_size = sizeof(struct error_channel),
+        .ch_create_cb = error_ch_create,
+        .remove_cb = error_base_removed,
+};
 
-	if (ftgt_get_thread() == ed->thread ||
-	    ftgt_thread_send_msg(ed->thread, error_close_msg, ed) != 0) {
-		error_close_msg(ed);
-	}
-}
-
-static int
-error_destruct(void *ctxt)
-{
-	struct error_disk *ed = ctxt;
-
-	TAILQ_REMOVE(&g_error_disks, ed, link);
-	ftgt_io_device_unregister(ed, error_io_device_gone);
-	return 1;
-}
-
-static void
-error_base_event(enum ftgt_bdev_event_type type, struct ftgt_bdev *bdev, void *ctx)
-{
-	struct error_disk *ed = ctx;
-
-	if (type != FTGT_BDEV_EVENT_REMOVE || ed->removing) {
-		return;
-	}
-	ed->removing = true;
-	FTGT_NOTICELOG("base bdev '%s' is going away: removing '%s'\n", ed->base_name,
-	               ed->disk.name);
-	error_release_pending(ed, true);
-}
+/* ---- info and config --------------------------------------------------------------- */
 
 static void
 error_dump_info_json(void *ctxt, json_t *ds)
 {
-	struct error_disk *ed = ctxt;
 	json_t *o = json_object();
 
-	json_object_set_new(o, "base_bdev", json_string(ed->base_name));
+	json_object_set_new(o, "base_bdev", json_string(ftgt_bdev_part_get_base_name(ctxt)));
 	json_object_set_new(ds, "error", o);
 }
 
@@ -441,7 +314,7 @@ error_write_config_json(struct ftgt_bdev *bdev, json_t *config)
 
 	/* Injections are test state and are not saved (as in SPDK). */
 	ftgt_uuid_fmt(uuid, sizeof(uuid), &bdev->uuid);
-	json_object_set_new(p, "base_name", json_string(ed->base_name));
+	json_object_set_new(p, "base_name", json_string(ftgt_bdev_part_get_base_name(&ed->part)));
 	json_object_set_new(p, "uuid", json_string(uuid));
 	json_object_set_new(m, "method", json_string("bdev_error_create"));
 	json_object_set_new(m, "params", p);
@@ -449,10 +322,10 @@ error_write_config_json(struct ftgt_bdev *bdev, json_t *config)
 }
 
 static const struct ftgt_bdev_fn_table g_error_fn_table = {
-        .destruct = error_destruct,
+        .destruct = ftgt_bdev_part_destruct,
         .submit_request = error_submit,
         .io_type_supported = error_io_type_supported,
-        .get_io_channel = error_get_io_channel,
+        .get_io_channel = ftgt_bdev_part_get_io_channel,
         .dump_info_json = error_dump_info_json,
         .write_config_json = error_write_config_json,
 };
@@ -463,9 +336,7 @@ int
 bdev_error_create(const char *base_name, const struct ftgt_uuid *uuid, struct ftgt_bdev **bdevp,
                   char *err, size_t err_len)
 {
-	struct ftgt_bdev *base;
 	struct error_disk *ed;
-	const char *owner;
 	char name[FTGT_BDEV_MAX_NAME_LEN + 8];
 	int rc;
 
@@ -473,8 +344,7 @@ bdev_error_create(const char *base_name, const struct ftgt_uuid *uuid, struct ft
 		snprintf(err, err_len, "base_name must be given");
 		return -EINVAL;
 	}
-	base = ftgt_bdev_get_by_name(base_name);
-	if (base == NULL) {
+	if (ftgt_bdev_get_by_name(base_name) == NULL) {
 		snprintf(err, err_len, "base bdev '%s' does not exist", base_name);
 		return -ENODEV;
 	}
@@ -492,73 +362,15 @@ bdev_error_create(const char *base_name, const struct ftgt_uuid *uuid, struct ft
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	ed->base_name = strdup(base_name);
-	ed->disk.name = strdup(name);
-	if (ed->base_name == NULL || ed->disk.name == NULL) {
-		snprintf(err, err_len, "out of memory");
-		rc = -ENOMEM;
-		goto err_free;
-	}
-	ed->thread = ftgt_get_thread();
-	rc = ftgt_bdev_open_ext(base_name, true, error_base_event, ed, &ed->desc);
-	if (rc != 0) {
-		owner = ftgt_bdev_get_claim_owner(base);
-		if (rc == -EPERM && owner != NULL) {
-			snprintf(err, err_len, "bdev '%s' is claimed by module '%s'", base_name,
-			         owner);
-			rc = -EBUSY;
-		} else {
-			snprintf(err, err_len, "cannot open base bdev '%s': %s", base_name,
-			         strerror(-rc));
-		}
-		goto err_free;
-	}
-	ed->base = ftgt_bdev_desc_get_bdev(ed->desc);
-	if (ftgt_bdev_module_claim_bdev(ed->base, ed->desc, &g_error_module) != 0) {
-		owner = ftgt_bdev_get_claim_owner(ed->base);
-		snprintf(err, err_len, "bdev '%s' is claimed by module '%s'", base_name,
-		         owner != NULL ? owner : "?");
-		rc = -EBUSY;
-		goto err_close;
-	}
-	ed->disk.ctxt = ed;
-	ed->disk.product_name = "Error Injection Disk";
+	ed->part.bdev.product_name = "Error Injection Disk";
 	if (uuid != NULL) {
-		ed->disk.uuid = *uuid;
+		ed->part.bdev.uuid = *uuid;
 	}
-	ed->disk.blocklen = ed->base->blocklen;
-	ed->disk.blockcnt = ed->base->blockcnt;
-	ed->disk.md_len = ed->base->md_len;
-	ed->disk.md_interleave = ed->base->md_interleave;
-	ed->disk.write_cache = ed->base->write_cache;
-	ed->disk.optimal_io_boundary = ed->base->optimal_io_boundary;
-	ed->disk.split_on_optimal_io_boundary = ed->base->split_on_optimal_io_boundary;
-	ed->disk.max_rw_size = ed->base->max_rw_size;
-	ed->disk.max_unmap_blocks = ed->base->max_unmap_blocks;
-	ed->disk.max_write_zeroes_blocks = ed->base->max_write_zeroes_blocks;
-	ed->disk.required_alignment = ed->base->required_alignment;
-	ed->disk.acwu = ed->base->acwu;
-	ed->disk.fn_table = &g_error_fn_table;
-	ed->disk.module = &g_error_module;
-	ftgt_io_device_register(ed, error_ch_create, error_ch_destroy, sizeof(struct error_channel),
-	                        name);
-	rc = ftgt_bdev_register(&ed->disk);
-	if (rc != 0) {
-		snprintf(err, err_len, "cannot register bdev '%s': %s", name, strerror(-rc));
-		ftgt_io_device_unregister(ed, NULL);
-		goto err_close;
+	ed->part.bdev.fn_table = &g_error_fn_table;
+	rc = ftgt_bdev_part_create(&ed->part, base_name, &g_error_base_opts, name, err, err_len);
+	if (rc == 0 && bdevp != NULL) {
+		*bdevp = &ed->part.bdev;
 	}
-	TAILQ_INSERT_TAIL(&g_error_disks, ed, link);
-	if (bdevp != NULL) {
-		*bdevp = &ed->disk;
-	}
-	return 0;
-err_close:
-	ftgt_bdev_close(ed->desc);
-err_free:
-	free(ed->base_name);
-	free(ed->disk.name);
-	free(ed);
 	return rc;
 }
 
