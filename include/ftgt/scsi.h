@@ -9,9 +9,15 @@
  *
  * Threads: a dev and its LUNs are created and changed on the app thread (management
  * path). Tasks run on any thread that holds an io channel for the LUN
- * (ftgt_scsi_lun_get_io_channel); they complete on that thread. Persistent-reservation
- * state is per LUN and is read/written only by tasks of the LUN's owning thread in this
- * version (see doc/iscsi.md).
+ * (ftgt_scsi_lun_get_io_channel); they complete on that thread. The I_T nexuses of one
+ * LUN (the connections of different initiators) usually run on different threads, so the
+ * state a LUN shares between nexuses (SPC-2 and persistent reservations, pending unit
+ * attentions, mode page values) is protected by a per-LUN mutex, and the table of known
+ * nexuses by a per-dev mutex (lock order: dev, then LUN). The per-I/O path takes neither:
+ * it reads one atomic per LUN ("a reservation is held or a unit attention is pending")
+ * and the nexus table with atomic loads, and locks only when that counter is non-zero or
+ * a nexus is seen for the first time. No callback (cpl_fn, cb_fn) runs with a lock held.
+ * See doc/scsi.md.
  */
 #ifndef FTGT_SCSI_H
 #define FTGT_SCSI_H
@@ -83,7 +89,9 @@ struct ftgt_scsi_task {
 	uint32_t flags;
 	uint32_t step;
 	int outstanding;
+	int nexus; /* index in the dev's nexus table, -1 if none */
 	bool failed;
+	bool abort_requested; /* ftgt_scsi_task_abort() was called */
 	struct iovec priv_iov[2];
 	void *bounce; /* COMPARE AND WRITE / VERIFY BYTCHK scratch (malloc, rare path) */
 };
@@ -137,8 +145,12 @@ int ftgt_scsi_lun_reset(struct ftgt_scsi_lun *lun, struct ftgt_io_channel *ch,
                         const struct ftgt_scsi_port *initiator, void (*cb_fn)(void *cb_arg, int rc),
                         void *cb_arg);
 
-/* Forget per-initiator state (SPC-2 reservation) when an I_T nexus ends; PR
- * registrations survive (SPC-4 5.12). */
+/*
+ * Forget per-nexus state when an I_T nexus ends: the SPC-2 reservation held by that
+ * initiator port name and every nexus learned with initiator->id (whatever the target
+ * port), with its pending unit attentions. PR registrations survive (SPC-4 5.12).
+ * Call once no task of the nexus is executing. Any thread.
+ */
 void ftgt_scsi_dev_nexus_lost(struct ftgt_scsi_dev *dev, const struct ftgt_scsi_port *initiator);
 
 /*
@@ -148,19 +160,32 @@ void ftgt_scsi_dev_nexus_lost(struct ftgt_scsi_dev *dev, const struct ftgt_scsi_
  * exactly once, with task->status SCSI_STATUS_TASK_ABORTED when the abort won the race
  * and the command's own status otherwise. A transport sends the TMF response only after
  * cpl_fn ran, and sends no SCSI response for an aborted task (RFC 7143 11.5.1).
+ * Several bdev I/Os of one task (UNMAP with several descriptors) are aborted together; a
+ * WRITE SAME that writes its range in steps stops before the next step. A task with no
+ * I/O left in the bdev layer is not changed (its cpl_fn ran or is about to run with its
+ * own status). Never calls cpl_fn from inside this call.
  */
 void ftgt_scsi_task_abort(struct ftgt_scsi_task *task);
 
-/* ---- unit attentions (SAM-5 5.14, SPC-4 table 2xx) --------------------------------- */
+/* ---- unit attentions (SAM-5 5.14; the list is in doc/scsi.md) ---------------------- */
+
+/*
+ * The device learns an I_T nexus, keyed by (initiator_port->id, target_port->id), from the
+ * first task that carries it, and forgets it in ftgt_scsi_dev_nexus_lost(). A new nexus
+ * starts with no unit attention (no POWER ON OCCURRED: see doc/scsi.md). Each (LUN, nexus)
+ * has a small queue of pending unit attentions, reported oldest first.
+ */
 
 #define FTGT_SCSI_ALL_LUNS UINT32_MAX
 
 /*
  * Queue the unit attention asc/ascq on LUN lun_id (FTGT_SCSI_ALL_LUNS: every LUN of the
- * device) for every I_T nexus known to the device except `except` (NULL: every nexus).
- * The next command of each such nexus to that LUN (other than INQUIRY, REPORT LUNS and
- * REQUEST SENSE) ends in CHECK CONDITION / UNIT ATTENTION with it; REQUEST SENSE returns
- * it. Any thread.
+ * device) for every I_T nexus known to the device except those of initiator port
+ * `except` (matched by id; NULL: every nexus). The next command of each such nexus to
+ * that LUN (other than INQUIRY, REPORT LUNS and REQUEST SENSE) ends in CHECK CONDITION /
+ * UNIT ATTENTION with it; REQUEST SENSE returns it as sense data. Either clears it. A UA
+ * already queued for a nexus is not queued twice. Any thread, also from a cpl_fn (it
+ * takes the dev and LUN mutexes; none is held while a cpl_fn runs).
  */
 void ftgt_scsi_dev_raise_ua(struct ftgt_scsi_dev *dev, uint32_t lun_id,
                             const struct ftgt_scsi_port *except, uint8_t asc, uint8_t ascq);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * SPC-4 5.12 persistent reservations (PERSISTENT RESERVE IN/OUT) and SPC-2
- * RESERVE/RELEASE. State is per LUN, in memory (APTPL is not supported and is refused).
- * An I_T nexus is identified by the initiator port name and the target port name.
+ * RESERVE/RELEASE. State is per LUN, in memory (APTPL is not supported and is refused),
+ * under lun->lock (nexuses of one LUN run on different threads). A registration is
+ * identified by the initiator port name and the target port name; the unit attentions
+ * SPC-4 asks for go to the known nexuses with those names.
  */
 #include <string.h>
 
@@ -173,6 +175,7 @@ scsi_reserve6(struct ftgt_scsi_task *task, bool reserve)
 	struct ftgt_scsi_lun *lun = task->lun;
 	int i;
 
+	pthread_mutex_lock(&lun->lock);
 	if (reserve) {
 		for (i = 0; i < SCSI_PR_MAX_REGS; i++) {
 			if (lun->regs[i].used) {
@@ -190,6 +193,8 @@ scsi_reserve6(struct ftgt_scsi_task *task, bool reserve)
 		lun->reserved = false;
 	}
 done:
+	scsi_lun_update_attn(lun);
+	pthread_mutex_unlock(&lun->lock);
 	scsi_task_complete(task);
 }
 
@@ -203,6 +208,7 @@ scsi_pr_in(struct ftgt_scsi_task *task)
 	uint32_t alloc_len = scsi_from_be16(task->cdb + 7), off = 8, i;
 
 	memset(buf, 0, sizeof(buf));
+	pthread_mutex_lock(&lun->lock);
 	scsi_to_be32(buf, lun->pr_generation);
 	switch (task->cdb[1] & 0x1f) {
 	case SCSI_PR_IN_READ_KEYS:
@@ -264,15 +270,40 @@ scsi_pr_in(struct ftgt_scsi_task *task)
 		scsi_to_be32(buf + 4, off - 8);
 		break;
 	default:
+		pthread_mutex_unlock(&lun->lock);
 		scsi_task_set_sense_field(task, SCSI_ASC_INVALID_FIELD_IN_CDB, true, 1, 4);
 		scsi_task_complete(task);
 		return;
 	}
+	pthread_mutex_unlock(&lun->lock);
 	scsi_task_put_data(task, buf, off, alloc_len);
 	scsi_task_complete(task);
 }
 
 /* ---- PERSISTENT RESERVE OUT --------------------------------------------------------- */
+
+/* Unit attention 2Ah/ascq for the nexuses of registration idx (SPC-4 5.12.11). */
+static void
+ua_reg(struct ftgt_scsi_task *task, int idx, uint8_t ascq)
+{
+	struct ftgt_scsi_lun *lun = task->lun;
+
+	scsi_ua_raise_names(lun, lun->regs[idx].i_name, lun->regs[idx].t_name, task->nexus,
+	                    SCSI_ASC_PARAMETERS_CHANGED, ascq);
+}
+
+/* ... for every registration except except_reg (the issuer's). */
+static void
+ua_other_regs(struct ftgt_scsi_task *task, int except_reg, uint8_t ascq)
+{
+	int i;
+
+	for (i = 0; i < SCSI_PR_MAX_REGS; i++) {
+		if (task->lun->regs[i].used && i != except_reg) {
+			ua_reg(task, i, ascq);
+		}
+	}
+}
 
 static void
 remove_reg(struct ftgt_scsi_lun *lun, int idx)
@@ -309,6 +340,7 @@ static void
 pr_register(struct ftgt_scsi_task *task, int reg, uint64_t key, uint64_t sa_key, bool ignore)
 {
 	struct ftgt_scsi_lun *lun = task->lun;
+	bool released;
 	int i;
 
 	if (reg < 0) {
@@ -341,13 +373,20 @@ pr_register(struct ftgt_scsi_task *task, int reg, uint64_t key, uint64_t sa_key,
 		return;
 	}
 	if (sa_key == 0) {
+		/* SPC-4 5.12.11.2: the holder of a registrants-only reservation that
+		 * unregisters releases it; the other registrants are told. */
+		released = lun->pr_held && type_regs_only(lun->pr_type) && is_holder(lun, reg);
 		remove_reg(lun, reg);
+		if (released) {
+			ua_other_regs(task, reg, SCSI_ASCQ_RESERVATIONS_RELEASED);
+		}
 	} else {
 		lun->regs[reg].key = sa_key;
 	}
 	lun->pr_generation++;
 }
 
+/* SPC-4 5.12.11.4: PREEMPT and PREEMPT AND ABORT. */
 static void
 pr_preempt(struct ftgt_scsi_task *task, int reg, uint8_t type, uint64_t sa_key)
 {
@@ -359,6 +398,7 @@ pr_preempt(struct ftgt_scsi_task *task, int reg, uint8_t type, uint64_t sa_key)
 		/* Preempt an all-registrants reservation: everyone else goes. */
 		for (i = 0; i < SCSI_PR_MAX_REGS; i++) {
 			if (lun->regs[i].used && i != reg) {
+				ua_reg(task, i, SCSI_ASCQ_REGISTRATIONS_PREEMPTED);
 				lun->regs[i].used = false;
 			}
 		}
@@ -373,8 +413,11 @@ pr_preempt(struct ftgt_scsi_task *task, int reg, uint8_t type, uint64_t sa_key)
 	}
 	if (lun->pr_held && !type_all_regs(lun->pr_type) && lun->pr_holder >= 0 &&
 	    lun->regs[lun->pr_holder].key == sa_key) {
+		bool changed = lun->pr_type != type;
+
 		for (i = 0; i < SCSI_PR_MAX_REGS; i++) {
 			if (lun->regs[i].used && lun->regs[i].key == sa_key && i != reg) {
+				ua_reg(task, i, SCSI_ASCQ_REGISTRATIONS_PREEMPTED);
 				lun->regs[i].used = false;
 			}
 		}
@@ -382,10 +425,16 @@ pr_preempt(struct ftgt_scsi_task *task, int reg, uint8_t type, uint64_t sa_key)
 		lun->pr_type = type;
 		lun->pr_holder = reg;
 		lun->pr_generation++;
+		/* 5.12.11.4.3: a new type releases the old reservation for the
+		 * registrants that stay. */
+		if (changed) {
+			ua_other_regs(task, reg, SCSI_ASCQ_RESERVATIONS_RELEASED);
+		}
 		return;
 	}
 	for (i = 0; i < SCSI_PR_MAX_REGS; i++) {
 		if (lun->regs[i].used && lun->regs[i].key == sa_key && i != reg) {
+			ua_reg(task, i, SCSI_ASCQ_REGISTRATIONS_PREEMPTED);
 			remove_reg(lun, i);
 			found = true;
 		}
@@ -423,27 +472,33 @@ scsi_pr_out(struct ftgt_scsi_task *task)
 		goto done;
 	}
 	task->data_transferred = 0;
-	if (p.flags &
-	    (SCSI_PR_OUT_FLAG_SPEC_I_PT | SCSI_PR_OUT_FLAG_ALL_TG_PT | SCSI_PR_OUT_FLAG_APTPL)) {
+	/* SPC-4 6.16.3: SPEC_I_PT is invalid outside REGISTER; ALL_TG_PT and APTPL are
+	 * ignored outside the register service actions. None is supported (ATP_C,
+	 * SIP_C and PTPL_C are 0 in REPORT CAPABILITIES), so where they count they are
+	 * refused. */
+	if ((p.flags & SCSI_PR_OUT_FLAG_SPEC_I_PT) ||
+	    ((sa == SCSI_PR_OUT_REGISTER || sa == SCSI_PR_OUT_REGISTER_AND_IGNORE_KEY) &&
+	     (p.flags & (SCSI_PR_OUT_FLAG_ALL_TG_PT | SCSI_PR_OUT_FLAG_APTPL)))) {
 		invalid_param(task);
 		goto done;
 	}
 	key = ftgt_be64_to_cpu(p.reservation_key);
 	sa_key = ftgt_be64_to_cpu(p.sa_reservation_key);
-	reg = find_reg(lun, task);
 
+	pthread_mutex_lock(&lun->lock);
+	reg = find_reg(lun, task);
 	if (sa == SCSI_PR_OUT_REGISTER || sa == SCSI_PR_OUT_REGISTER_AND_IGNORE_KEY) {
 		pr_register(task, reg, key, sa_key, sa == SCSI_PR_OUT_REGISTER_AND_IGNORE_KEY);
-		goto done;
+		goto unlock;
 	}
 	if (reg < 0 || lun->regs[reg].key != key) {
 		conflict(task);
-		goto done;
+		goto unlock;
 	}
 	if (sa != SCSI_PR_OUT_CLEAR && (scope != 0 || !type_valid(type)) &&
 	    !(sa == SCSI_PR_OUT_RELEASE && !lun->pr_held)) {
 		scsi_task_set_sense_field(task, SCSI_ASC_INVALID_FIELD_IN_CDB, true, 2, -1);
-		goto done;
+		goto unlock;
 	}
 	switch (sa) {
 	case SCSI_PR_OUT_RESERVE:
@@ -468,8 +523,15 @@ scsi_pr_out(struct ftgt_scsi_task *task)
 		}
 		lun->pr_held = false;
 		lun->pr_holder = -1;
+		/* SPC-4 5.12.11.2: releasing a registrants-only or all-registrants
+		 * reservation is news for the other registrants. */
+		if (type_regs_only(type) || type_all_regs(type)) {
+			ua_other_regs(task, reg, SCSI_ASCQ_RESERVATIONS_RELEASED);
+		}
 		break;
 	case SCSI_PR_OUT_CLEAR:
+		/* SPC-4 5.12.11.6 */
+		ua_other_regs(task, reg, SCSI_ASCQ_RESERVATIONS_PREEMPTED);
 		memset(lun->regs, 0, sizeof(lun->regs));
 		lun->pr_held = false;
 		lun->pr_holder = -1;
@@ -477,10 +539,14 @@ scsi_pr_out(struct ftgt_scsi_task *task)
 		break;
 	case SCSI_PR_OUT_PREEMPT:
 	case SCSI_PR_OUT_PREEMPT_AND_ABORT:
-		/* Tasks of preempted nexuses are aborted by the transport's task set. */
+		/* The preempted nexuses' tasks are not aborted (no transport hook yet):
+		 * PREEMPT AND ABORT acts as PREEMPT for them. See doc/scsi.md. */
 		pr_preempt(task, reg, type, sa_key);
 		break;
 	}
+unlock:
+	scsi_lun_update_attn(lun);
+	pthread_mutex_unlock(&lun->lock);
 done:
 	scsi_task_complete(task);
 }

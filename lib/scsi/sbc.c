@@ -114,6 +114,31 @@ set_bdev_error(struct ftgt_scsi_task *task, struct ftgt_bdev_io *io)
 	}
 }
 
+/* Whether io failed because ftgt_scsi_task_abort() aborted it (SAM-5 7.2). */
+static bool
+io_aborted_by_us(const struct ftgt_scsi_task *task, const struct ftgt_bdev_io *io)
+{
+	return task->abort_requested && ftgt_bdev_io_get_status(io) == FTGT_BDEV_IO_STATUS_ABORTED;
+}
+
+static void
+set_task_aborted(struct ftgt_scsi_task *task)
+{
+	task->status = SCSI_STATUS_TASK_ABORTED;
+	task->sense_len = 0;
+	task->data_transferred = 0;
+}
+
+static void
+set_io_error(struct ftgt_scsi_task *task, struct ftgt_bdev_io *io)
+{
+	if (io_aborted_by_us(task, io)) {
+		set_task_aborted(task);
+	} else {
+		set_bdev_error(task, io);
+	}
+}
+
 static void
 submit_failed(struct ftgt_scsi_task *task, int rc)
 {
@@ -131,13 +156,20 @@ submit_failed(struct ftgt_scsi_task *task, int rc)
 	scsi_task_complete(task);
 }
 
-/* One-shot completion: success -> GOOD with data_transferred as prepared. */
+/*
+ * Completion of each bdev I/O of a task (several for UNMAP); the last one completes the
+ * task: GOOD with data_transferred as prepared, the first error otherwise, or TASK
+ * ABORTED when any piece was aborted by ftgt_scsi_task_abort().
+ */
 static void
 io_done(struct ftgt_bdev_io *io, bool success, void *cb_arg)
 {
 	struct ftgt_scsi_task *task = cb_arg;
 
-	if (!success && !task->failed) {
+	if (!success && io_aborted_by_us(task, io)) {
+		task->failed = true;
+		set_task_aborted(task);
+	} else if (!success && !task->failed) {
 		task->failed = true;
 		task->data_transferred = 0;
 		set_bdev_error(task, io);
@@ -161,7 +193,7 @@ read_bounce_done(struct ftgt_bdev_io *io, bool success, void *cb_arg)
 		scsi_task_put_data(task, task->bounce, (uint32_t)task->priv_iov[1].iov_len,
 		                   task->transfer_len);
 	} else {
-		set_bdev_error(task, io);
+		set_io_error(task, io);
 	}
 	ftgt_bdev_free_io(io);
 	free(task->bounce);
@@ -263,7 +295,8 @@ sbc_read_write(struct ftgt_scsi_task *task, bool write)
 	task->data_transferred = (uint32_t)len;
 	task->outstanding = 1;
 	if (write) {
-		if (rw.fua || !lun->write_cache || task->cdb[0] == SCSI_OP_WRITE_AND_VERIFY_10 ||
+		if (rw.fua || !atomic_load_explicit(&lun->write_cache, memory_order_relaxed) ||
+		    task->cdb[0] == SCSI_OP_WRITE_AND_VERIFY_10 ||
 		    task->cdb[0] == SCSI_OP_WRITE_AND_VERIFY_12 ||
 		    task->cdb[0] == SCSI_OP_WRITE_AND_VERIFY_16) {
 			opts.io_flags |= FTGT_BDEV_IO_FLAG_FUA;
@@ -368,8 +401,13 @@ ws_pattern_done(struct ftgt_bdev_io *io, bool success, void *cb_arg)
 {
 	struct ftgt_scsi_task *task = cb_arg;
 
-	if (!success) {
-		set_bdev_error(task, io);
+	if (!success || task->abort_requested) {
+		/* An abort that finds no I/O between two steps still stops the command. */
+		if (success) {
+			set_task_aborted(task);
+		} else {
+			set_io_error(task, io);
+		}
 		ftgt_bdev_free_io(io);
 		free(task->bounce);
 		task->bounce = NULL;

@@ -265,14 +265,27 @@ scsi_spc_report_luns(struct ftgt_scsi_task *task)
 		return;
 	}
 	memset(buf, 0, sizeof(buf));
-	/* SELECT REPORT 01h: well-known LUNs only (we have none). */
-	if (select != 1 && task->dev != NULL) {
-		for (i = 0; i < FTGT_SCSI_DEV_MAX_LUNS; i++) {
-			uint8_t *d = buf + 8 + 8 * n;
+	if (task->dev == NULL) {
+		goto put;
+	}
+	pthread_mutex_lock(&task->dev->lock);
+	for (i = 0; i < FTGT_SCSI_DEV_MAX_LUNS; i++) {
+		struct ftgt_scsi_lun *lun = task->dev->luns[i];
+		uint8_t *d = buf + 8 + 8 * n;
 
-			if (task->dev->luns[i] == NULL) {
-				continue;
-			}
+		if (lun == NULL) {
+			continue;
+		}
+		/* The initiator now has the inventory: a pending REPORTED LUNS DATA HAS
+		 * CHANGED of this nexus is cleared on every LUN (SPC-4 6.33). */
+		if (task->nexus >= 0 && atomic_load_explicit(&lun->attn, memory_order_acquire)) {
+			pthread_mutex_lock(&lun->lock);
+			scsi_ua_clear(lun, task->nexus, SCSI_ASC_REPORTED_LUNS_DATA_CHANGED,
+			              SCSI_ASCQ_REPORTED_LUNS_DATA_CHANGED);
+			pthread_mutex_unlock(&lun->lock);
+		}
+		/* SELECT REPORT 01h: well-known LUNs only (we have none). */
+		if (select != 1) {
 			if (i < 256) {
 				d[1] = (uint8_t)i; /* peripheral device addressing */
 			} else {
@@ -282,6 +295,8 @@ scsi_spc_report_luns(struct ftgt_scsi_task *task)
 			n++;
 		}
 	}
+	pthread_mutex_unlock(&task->dev->lock);
+put:
 	scsi_to_be32(buf, n * 8);
 	scsi_task_put_data(task, buf, 8 + 8 * n, alloc_len);
 	scsi_task_complete(task);
@@ -310,7 +325,9 @@ mode_page(struct ftgt_scsi_lun *lun, uint8_t page, uint8_t pc, uint8_t *p)
 		} else if (pc == SCSI_MODE_PC_DEFAULT) {
 			p[2] = ftgt_bdev_has_write_cache(lun->bdev) ? SCSI_CACHING_WCE : 0;
 		} else {
-			p[2] = lun->write_cache ? SCSI_CACHING_WCE : 0;
+			p[2] = atomic_load_explicit(&lun->write_cache, memory_order_relaxed)
+			               ? SCSI_CACHING_WCE
+			               : 0;
 		}
 		return 20;
 	case SCSI_MODE_PAGE_CONTROL:
@@ -418,6 +435,7 @@ spc_mode_select(struct ftgt_scsi_task *task, bool ten)
 	uint8_t buf[512], cur[32];
 	uint32_t list_len = ten ? scsi_from_be16(cdb + 7) : cdb[4];
 	uint32_t hdr_len = ten ? 8 : 4, got, off, bd_len;
+	int wce = -1; /* new WCE when the list carries page 08h */
 
 	if (!(cdb[1] & 0x10) || (cdb[1] & 0x01)) { /* PF must be 1; SP (save) unsupported */
 		scsi_task_set_sense_field(task, SCSI_ASC_INVALID_FIELD_IN_CDB, true, 1,
@@ -457,11 +475,20 @@ spc_mode_select(struct ftgt_scsi_task *task, bool ten)
 			    memcmp(buf + off + 3, cur + 3, n - 3) != 0) {
 				goto bad_param;
 			}
-			lun->write_cache = (buf[off + 2] & SCSI_CACHING_WCE) != 0;
+			wce = (buf[off + 2] & SCSI_CACHING_WCE) != 0;
 		} else if (memcmp(buf + off + 2, cur + 2, n - 2) != 0) {
 			goto bad_param;
 		}
 		off += plen;
+	}
+	/* Applied only once the whole list was checked (SPC-4 6.11: no change on error).
+	 * The pages are shared by every nexus: the others get MODE PARAMETERS CHANGED. */
+	if (wce >= 0 && atomic_exchange_explicit(&lun->write_cache, wce != 0,
+	                                         memory_order_relaxed) != (wce != 0)) {
+		pthread_mutex_lock(&lun->lock);
+		scsi_ua_raise(lun, task->nexus, NULL, SCSI_ASC_PARAMETERS_CHANGED,
+		              SCSI_ASCQ_MODE_PARAMETERS_CHANGED);
+		pthread_mutex_unlock(&lun->lock);
 	}
 	goto done;
 bad_param:
@@ -726,15 +753,22 @@ scsi_spc_opcode_supported(uint8_t opcode, uint16_t sa, uint8_t *cdb_usage, uint3
 static void
 spc_request_sense(struct ftgt_scsi_task *task)
 {
-	uint8_t sense[SCSI_SENSE_FIXED_LEN];
+	uint8_t sense[SCSI_SENSE_FIXED_LEN], asc = 0, ascq = 0;
+	bool ua;
 
 	if (task->cdb[1] & 0x01) { /* DESC: descriptor format not supported */
 		scsi_task_set_sense_field(task, SCSI_ASC_INVALID_FIELD_IN_CDB, true, 1, 0);
 		scsi_task_complete(task);
 		return;
 	}
-	/* No deferred or pending sense is kept: report NO SENSE (or the stopped state). */
-	if (task->lun->stopped) {
+	/* SAM-5 5.14: a pending unit attention is returned (and cleared) first. No
+	 * deferred errors are kept. */
+	pthread_mutex_lock(&task->lun->lock);
+	ua = scsi_ua_take(task->lun, task->nexus, &asc, &ascq);
+	pthread_mutex_unlock(&task->lun->lock);
+	if (ua) {
+		ftgt_scsi_task_set_sense(task, SCSI_SENSE_UNIT_ATTENTION, asc, ascq);
+	} else if (atomic_load_explicit(&task->lun->stopped, memory_order_relaxed)) {
 		ftgt_scsi_task_set_sense(task, SCSI_SENSE_NOT_READY, SCSI_ASC_LUN_NOT_READY, 0x02);
 	} else {
 		ftgt_scsi_task_set_sense(task, SCSI_SENSE_NO_SENSE, 0, 0);
@@ -756,12 +790,13 @@ spc_start_stop(struct ftgt_scsi_task *task)
 		/* Power conditions other than START_VALID are accepted without effect. */
 		goto done;
 	}
-	if (loej && !start && task->lun->removal_prevented) {
+	if (loej && !start &&
+	    atomic_load_explicit(&task->lun->removal_prevented, memory_order_relaxed)) {
 		ftgt_scsi_task_set_sense(task, SCSI_SENSE_ILLEGAL_REQUEST,
 		                         SCSI_ASC_MEDIUM_REMOVAL_PREVENTED, 0x02);
 		goto done;
 	}
-	task->lun->stopped = !start;
+	atomic_store_explicit(&task->lun->stopped, !start, memory_order_relaxed);
 done:
 	scsi_task_complete(task);
 }
@@ -769,7 +804,8 @@ done:
 static void
 spc_prevent_allow(struct ftgt_scsi_task *task)
 {
-	task->lun->removal_prevented = (task->cdb[4] & 0x03) != 0;
+	atomic_store_explicit(&task->lun->removal_prevented, (task->cdb[4] & 0x03) != 0,
+	                      memory_order_relaxed);
 	scsi_task_complete(task);
 }
 

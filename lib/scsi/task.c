@@ -138,6 +138,31 @@ cdb_min_len(uint8_t opcode)
 	return len[opcode >> 5];
 }
 
+/*
+ * The checks against state other nexuses change: reservations (SPC-4 5.12, 5.13) first,
+ * since RESERVATION CONFLICT takes precedence over other status (SAM-5 5.3.1) and leaves
+ * a pending unit attention in place; then the oldest unit attention of this nexus
+ * (SAM-5 5.14: reported to any command but INQUIRY, REPORT LUNS and REQUEST SENSE, and
+ * cleared by being reported). Returns 0 when the command may run.
+ */
+static int
+lun_shared_check(struct ftgt_scsi_task *task)
+{
+	struct ftgt_scsi_lun *lun = task->lun;
+	uint8_t op = task->cdb[0], asc, ascq;
+	int rc;
+
+	pthread_mutex_lock(&lun->lock);
+	rc = scsi_pr_check(task);
+	if (rc == 0 && op != SCSI_OP_INQUIRY && op != SCSI_OP_REQUEST_SENSE &&
+	    scsi_ua_take(lun, task->nexus, &asc, &ascq)) {
+		ftgt_scsi_task_set_sense(task, SCSI_SENSE_UNIT_ATTENTION, asc, ascq);
+		rc = -1;
+	}
+	pthread_mutex_unlock(&lun->lock);
+	return rc;
+}
+
 void
 ftgt_scsi_task_execute(struct ftgt_scsi_task *task)
 {
@@ -151,7 +176,9 @@ ftgt_scsi_task_execute(struct ftgt_scsi_task *task)
 	task->lun = NULL;
 	task->bounce = NULL;
 	task->failed = false;
+	task->abort_requested = false;
 	task->outstanding = 0;
+	task->nexus = -1;
 
 	if (task->cdb == NULL || task->cdb_len < 6 || task->cdb_len < cdb_min_len(task->cdb[0])) {
 		scsi_task_invalid_cdb(task);
@@ -162,6 +189,7 @@ ftgt_scsi_task_execute(struct ftgt_scsi_task *task)
 	if (task->dev != NULL && lun_from_id(task->lun_id, &lun_id)) {
 		task->lun = ftgt_scsi_dev_get_lun(task->dev, lun_id);
 	}
+	task->nexus = scsi_nexus_get(task->dev, task->initiator_port, task->target_port);
 
 	/* SPC-4 7.x: REPORT LUNS and INQUIRY work for any LUN number. */
 	if (op == SCSI_OP_REPORT_LUNS) {
@@ -189,13 +217,16 @@ ftgt_scsi_task_execute(struct ftgt_scsi_task *task)
 		scsi_task_complete(task);
 		return;
 	}
-	if (task->lun->stopped && op != SCSI_OP_INQUIRY && op != SCSI_OP_REQUEST_SENSE &&
-	    op != SCSI_OP_START_STOP_UNIT) {
-		ftgt_scsi_task_set_sense(task, SCSI_SENSE_NOT_READY, SCSI_ASC_LUN_NOT_READY, 0x02);
+	/* Pairs with the release store in scsi_lun_update_attn(): nothing reserved and
+	 * no unit attention pending on this LUN means no lock on this path. */
+	if (atomic_load_explicit(&task->lun->attn, memory_order_acquire) != 0 &&
+	    lun_shared_check(task) != 0) {
 		scsi_task_complete(task);
 		return;
 	}
-	if (scsi_pr_check(task) != 0) {
+	if (atomic_load_explicit(&task->lun->stopped, memory_order_relaxed) &&
+	    op != SCSI_OP_INQUIRY && op != SCSI_OP_REQUEST_SENSE && op != SCSI_OP_START_STOP_UNIT) {
+		ftgt_scsi_task_set_sense(task, SCSI_SENSE_NOT_READY, SCSI_ASC_LUN_NOT_READY, 0x02);
 		scsi_task_complete(task);
 		return;
 	}

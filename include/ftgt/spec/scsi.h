@@ -70,6 +70,15 @@ enum scsi_sense_key {
 #define SCSI_ASC_INSUFFICIENT_REGISTRATION_RESOURCES   0x55 /* ASCQ 04 */
 #define SCSI_ASC_MEDIUM_REMOVAL_PREVENTED              0x53 /* ASCQ 02 */
 
+/* ASCQs of the unit attentions lib/scsi raises (SPC-4 Annex D). */
+#define SCSI_ASCQ_BUS_DEVICE_RESET_OCCURRED  0x03 /* with 29h */
+#define SCSI_ASCQ_MODE_PARAMETERS_CHANGED    0x01 /* with 2Ah */
+#define SCSI_ASCQ_RESERVATIONS_PREEMPTED     0x03 /* with 2Ah */
+#define SCSI_ASCQ_RESERVATIONS_RELEASED      0x04 /* with 2Ah */
+#define SCSI_ASCQ_REGISTRATIONS_PREEMPTED    0x05 /* with 2Ah */
+#define SCSI_ASCQ_CAPACITY_DATA_HAS_CHANGED  0x09 /* with 2Ah */
+#define SCSI_ASCQ_REPORTED_LUNS_DATA_CHANGED 0x0e /* with 3Fh */
+
 /* SPC-4 4.5.3: fixed-format sense data (response code 70h). */
 #define SCSI_SENSE_FIXED_CURRENT  0x70
 #define SCSI_SENSE_FIXED_DEFERRED 0x71

@@ -2,7 +2,9 @@
 /*
  * A RAM bdev standing in for lib/bdev in lib/scsi unit tests and the CDB fuzz target.
  * Completions are queued and delivered by fake_bdev_poll(), as the async contract says
- * (never from inside the submit call).
+ * (never from inside the submit call). With g_fake_bdev.hold_io set, I/O is held (as if
+ * at a slow back end) until fake_bdev_release_held() or ftgt_bdev_abort(). Not thread
+ * safe: one test thread submits.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +22,8 @@ struct ftgt_bdev {
 
 struct ftgt_bdev_desc {
 	struct ftgt_bdev *bdev;
+	ftgt_bdev_event_cb event_cb;
+	void *event_ctx;
 };
 
 struct ftgt_bdev_io {
@@ -33,6 +37,7 @@ struct ftgt_bdev_io {
 static struct ftgt_bdev g_bdev;
 static struct ftgt_bdev_desc g_desc;
 static struct ftgt_bdev_io *g_head, *g_tail;
+static struct ftgt_bdev_io *g_held_head, *g_held_tail;
 static int g_ch_dummy;
 struct fake_bdev_stats g_fake_bdev;
 
@@ -57,6 +62,7 @@ fake_bdev_init(uint64_t num_blocks, uint32_t block_size)
 void
 fake_bdev_fini(void)
 {
+	fake_bdev_release_held(UINT32_MAX);
 	fake_bdev_poll();
 	free(g_bdev.data);
 	memset(&g_bdev, 0, sizeof(g_bdev));
@@ -86,6 +92,56 @@ fake_bdev_poll(void)
 	return n;
 }
 
+static void
+append(struct ftgt_bdev_io **head, struct ftgt_bdev_io **tail, struct ftgt_bdev_io *io)
+{
+	io->next = NULL;
+	if (*tail != NULL) {
+		(*tail)->next = io;
+	} else {
+		*head = io;
+	}
+	*tail = io;
+}
+
+uint32_t
+fake_bdev_release_held(uint32_t max)
+{
+	uint32_t n = 0;
+
+	while (g_held_head != NULL && n < max) {
+		struct ftgt_bdev_io *io = g_held_head;
+
+		g_held_head = io->next;
+		if (g_held_head == NULL) {
+			g_held_tail = NULL;
+		}
+		append(&g_head, &g_tail, io);
+		n++;
+	}
+	return n;
+}
+
+uint32_t
+fake_bdev_held_count(void)
+{
+	uint32_t n = 0;
+
+	for (struct ftgt_bdev_io *io = g_held_head; io != NULL; io = io->next) {
+		n++;
+	}
+	return n;
+}
+
+void
+fake_bdev_resize(uint64_t num_blocks)
+{
+	g_bdev.num_blocks = num_blocks;
+	if (g_desc.event_cb != NULL) {
+		g_desc.event_cb(FTGT_BDEV_EVENT_RESIZE, &g_bdev, g_desc.event_ctx);
+	}
+}
+
 static int
 queue(enum ftgt_bdev_io_type type, enum ftgt_bdev_io_status st, ftgt_bdev_io_completion_cb cb,
       void *arg)
@@ -103,14 +159,52 @@ queue(enum ftgt_bdev_io_type type, enum ftgt_bdev_io_status st, ftgt_bdev_io_com
 	io->status = g_fake_bdev.fail_io ? FTGT_BDEV_IO_STATUS_FAILED : st;
 	io->cb = cb;
 	io->cb_arg = arg;
-	if (g_tail != NULL) {
-		g_tail->next = io;
+	if (g_fake_bdev.hold_io && type != FTGT_BDEV_IO_TYPE_ABORT) {
+		append(&g_held_head, &g_held_tail, io);
 	} else {
-		g_head = io;
+		append(&g_head, &g_tail, io);
 	}
-	g_tail = io;
 	g_fake_bdev.submitted[type]++;
 	return 0;
+}
+
+/* Held I/O with cb_arg == bio_cb_arg completes ABORTED; I/O already completed (queued
+ * for delivery) cannot be aborted, which fails the abort as the real core does. */
+int
+ftgt_bdev_abort(struct ftgt_bdev_desc *desc, struct ftgt_io_channel *ch, void *bio_cb_arg,
+                ftgt_bdev_io_completion_cb cb_fn, void *cb_arg)
+{
+	struct ftgt_bdev_io **pp = &g_held_head, *io, *prev = NULL;
+	uint32_t ok = 0, fail = 0;
+	int rc;
+
+	for (io = g_head; io != NULL; io = io->next) {
+		if (io->cb_arg == bio_cb_arg && io->type != FTGT_BDEV_IO_TYPE_ABORT) {
+			fail++;
+		}
+	}
+	while ((io = *pp) != NULL) {
+		if (io->cb_arg != bio_cb_arg) {
+			prev = io;
+			pp = &io->next;
+			continue;
+		}
+		*pp = io->next;
+		if (g_held_tail == io) {
+			g_held_tail = prev;
+		}
+		io->status = FTGT_BDEV_IO_STATUS_ABORTED;
+		append(&g_head, &g_tail, io);
+		ok++;
+	}
+	if (ok == 0 && fail == 0) {
+		return -ENOENT;
+	}
+	rc = queue(FTGT_BDEV_IO_TYPE_ABORT,
+	           ok > 0 && fail == 0 ? FTGT_BDEV_IO_STATUS_SUCCESS : FTGT_BDEV_IO_STATUS_FAILED,
+	           cb_fn, cb_arg);
+	g_fake_bdev.aborted += ok;
+	return rc;
 }
 
 static int
@@ -143,6 +237,8 @@ ftgt_bdev_open_ext(const char *name, bool write, ftgt_bdev_event_cb event_cb, vo
 		return -ENODEV;
 	}
 	g_desc.bdev = &g_bdev;
+	g_desc.event_cb = event_cb;
+	g_desc.event_ctx = event_ctx;
 	*desc = &g_desc;
 	return 0;
 }
@@ -150,6 +246,8 @@ ftgt_bdev_open_ext(const char *name, bool write, ftgt_bdev_event_cb event_cb, vo
 void
 ftgt_bdev_close(struct ftgt_bdev_desc *desc)
 {
+	desc->event_cb = NULL;
+	desc->event_ctx = NULL;
 }
 
 int
@@ -352,6 +450,12 @@ void
 ftgt_bdev_free_io(struct ftgt_bdev_io *io)
 {
 	free(io);
+}
+
+enum ftgt_bdev_io_status
+ftgt_bdev_io_get_status(const struct ftgt_bdev_io *io)
+{
+	return io->status;
 }
 
 void

@@ -16,12 +16,18 @@ prout(struct ftgt_scsi_task *t, const struct ftgt_scsi_port *ip, uint8_t sa, uin
 }
 
 static void
-prin(struct ftgt_scsi_task *t, uint8_t sa)
+prin_port(struct ftgt_scsi_task *t, const struct ftgt_scsi_port *ip, uint8_t sa)
 {
 	uint8_t cdb[16] = {SCSI_OP_PERSISTENT_RESERVE_IN, sa};
 
 	scsi_to_be16(cdb + 7, 1024);
-	ut_run_port(t, &g_iport, cdb, 10, FTGT_SCSI_DIR_FROM_DEV, NULL, 1024);
+	ut_run_port(t, ip, cdb, 10, FTGT_SCSI_DIR_FROM_DEV, NULL, 1024);
+}
+
+static void
+prin(struct ftgt_scsi_task *t, uint8_t sa)
+{
+	prin_port(t, &g_iport, sa);
 }
 
 static uint8_t
@@ -101,6 +107,13 @@ test_exclusive_access_and_preempt(void)
 	 * first registration is gone. */
 	prout(&t, &g_iport2, SCSI_PR_OUT_PREEMPT, SCSI_PR_TYPE_WRITE_EXCLUSIVE, 0xbb, 0xaa);
 	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	/* SPC-4 5.12.11.4: the preempted nexus is told once, by its next command (even
+	 * PERSISTENT RESERVE IN); the preempter is not. */
+	prin(&t, SCSI_PR_IN_READ_RESERVATION);
+	ut_assert_sense(&t, SCSI_SENSE_UNIT_ATTENTION, SCSI_ASC_PARAMETERS_CHANGED,
+	                SCSI_ASCQ_REGISTRATIONS_PREEMPTED);
+	prin_port(&t, &g_iport2, SCSI_PR_IN_READ_KEYS);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
 	prin(&t, SCSI_PR_IN_READ_RESERVATION);
 	CU_ASSERT_EQUAL(scsi_from_be64(g_buf + 8), 0xbb);
 	prin(&t, SCSI_PR_IN_READ_KEYS);
@@ -146,6 +159,31 @@ test_all_regs_and_clear(void)
 		ut_run_port(&t, &g_iport, cdb, 10, FTGT_SCSI_DIR_TO_DEV, &p, sizeof(p));
 		ut_assert_sense(&t, SCSI_SENSE_ILLEGAL_REQUEST,
 		                SCSI_ASC_INVALID_FIELD_IN_PARAMETER_LIST, 0);
+		/* ... nor ALL_TG_PT; both are ignored by service actions other than the
+		 * register ones (SPC-4 6.16.3), SPEC_I_PT is refused by all. */
+		p.flags = SCSI_PR_OUT_FLAG_ALL_TG_PT;
+		ut_run_port(&t, &g_iport, cdb, 10, FTGT_SCSI_DIR_TO_DEV, &p, sizeof(p));
+		ut_assert_sense(&t, SCSI_SENSE_ILLEGAL_REQUEST,
+		                SCSI_ASC_INVALID_FIELD_IN_PARAMETER_LIST, 0);
+		cdb[1] = SCSI_PR_OUT_RESERVE;
+		cdb[2] = SCSI_PR_TYPE_EXCLUSIVE_ACCESS_ALL_REGS;
+		p.flags = SCSI_PR_OUT_FLAG_ALL_TG_PT | SCSI_PR_OUT_FLAG_APTPL;
+		ut_run_port(&t, &g_iport, cdb, 10, FTGT_SCSI_DIR_TO_DEV, &p, sizeof(p));
+		CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+		p.flags = SCSI_PR_OUT_FLAG_SPEC_I_PT;
+		ut_run_port(&t, &g_iport, cdb, 10, FTGT_SCSI_DIR_TO_DEV, &p, sizeof(p));
+		ut_assert_sense(&t, SCSI_SENSE_ILLEGAL_REQUEST,
+		                SCSI_ASC_INVALID_FIELD_IN_PARAMETER_LIST, 0);
+		/* REGISTER AND MOVE is refused (service action field). */
+		cdb[1] = 0x07;
+		cdb[2] = SCSI_PR_TYPE_EXCLUSIVE_ACCESS_ALL_REGS;
+		p.flags = 0;
+		ut_run_port(&t, &g_iport, cdb, 10, FTGT_SCSI_DIR_TO_DEV, &p, sizeof(p));
+		ut_assert_sense(&t, SCSI_SENSE_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_CDB, 0);
+		CU_ASSERT_EQUAL(t.sense[15], SCSI_SENSE_SKSV | SCSI_SENSE_SKS_CD | 0x08 | 4);
+		CU_ASSERT_EQUAL(t.sense[17], 1);
+		cdb[1] = SCSI_PR_OUT_REGISTER;
+		cdb[2] = 0;
 		/* Wrong parameter list length */
 		scsi_to_be32(cdb + 5, 20);
 		ut_run_port(&t, &g_iport, cdb, 10, FTGT_SCSI_DIR_TO_DEV, &p, 20);
@@ -154,6 +192,12 @@ test_all_regs_and_clear(void)
 	}
 	prout(&t, &g_iport2, SCSI_PR_OUT_CLEAR, 0, 0x22, 0);
 	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	/* SPC-4 5.12.11.6: the other registrants get RESERVATIONS PREEMPTED. */
+	prin_port(&t, &g_iport2, SCSI_PR_IN_READ_KEYS);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	prin(&t, SCSI_PR_IN_READ_KEYS);
+	ut_assert_sense(&t, SCSI_SENSE_UNIT_ATTENTION, SCSI_ASC_PARAMETERS_CHANGED,
+	                SCSI_ASCQ_RESERVATIONS_PREEMPTED);
 	prin(&t, SCSI_PR_IN_READ_KEYS);
 	CU_ASSERT_EQUAL(scsi_from_be32(g_buf + 4), 0);
 	prin(&t, SCSI_PR_IN_READ_RESERVATION);
@@ -182,6 +226,89 @@ test_spc2_reserve(void)
 	CU_ASSERT_EQUAL(io(&g_iport, SCSI_OP_WRITE_10), SCSI_STATUS_GOOD);
 }
 
+static struct ftgt_scsi_port g_iport3 = {.id = 9, .name = "iqn.2000-01.com.ut:i3,i,0x3"};
+
+static void
+assert_ua(const struct ftgt_scsi_port *ip, uint8_t ascq)
+{
+	struct ftgt_scsi_task t;
+	uint8_t cdb[16] = {SCSI_OP_TEST_UNIT_READY};
+
+	ut_run_port(&t, ip, cdb, 6, FTGT_SCSI_DIR_NONE, NULL, 0);
+	if (ascq == 0) {
+		CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	} else {
+		ut_assert_sense(&t, SCSI_SENSE_UNIT_ATTENTION, SCSI_ASC_PARAMETERS_CHANGED, ascq);
+	}
+}
+
+/* SPC-4 5.12.11: the unit attentions other registrants get. */
+static void
+test_pr_unit_attentions(void)
+{
+	struct ftgt_scsi_task t;
+
+	assert_ua(&g_iport, 0);
+	assert_ua(&g_iport2, 0);
+	assert_ua(&g_iport3, 0);
+	prout(&t, &g_iport, SCSI_PR_OUT_REGISTER, 0, 0, 0xa1);
+	prout(&t, &g_iport2, SCSI_PR_OUT_REGISTER, 0, 0, 0xb2);
+	prout(&t, &g_iport3, SCSI_PR_OUT_REGISTER, 0, 0, 0xc3);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+
+	/* Releasing a registrants-only reservation: RESERVATIONS RELEASED to the other
+	 * registrants; a plain Write Exclusive release tells nobody. */
+	prout(&t, &g_iport, SCSI_PR_OUT_RESERVE, SCSI_PR_TYPE_WRITE_EXCLUSIVE, 0xa1, 0);
+	prout(&t, &g_iport, SCSI_PR_OUT_RELEASE, SCSI_PR_TYPE_WRITE_EXCLUSIVE, 0xa1, 0);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	assert_ua(&g_iport2, 0);
+	prout(&t, &g_iport, SCSI_PR_OUT_RESERVE, SCSI_PR_TYPE_WRITE_EXCLUSIVE_REGS_ONLY, 0xa1, 0);
+	prout(&t, &g_iport, SCSI_PR_OUT_RELEASE, SCSI_PR_TYPE_WRITE_EXCLUSIVE_REGS_ONLY, 0xa1, 0);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	assert_ua(&g_iport, 0);
+	assert_ua(&g_iport2, SCSI_ASCQ_RESERVATIONS_RELEASED);
+	assert_ua(&g_iport2, 0);
+
+	/* The holder of a registrants-only reservation unregisters: same news. */
+	prout(&t, &g_iport2, SCSI_PR_OUT_RESERVE, SCSI_PR_TYPE_EXCLUSIVE_ACCESS_REGS_ONLY, 0xb2, 0);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	prout(&t, &g_iport2, SCSI_PR_OUT_REGISTER, 0, 0xb2, 0);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	assert_ua(&g_iport, SCSI_ASCQ_RESERVATIONS_RELEASED);
+	assert_ua(&g_iport2, 0);
+
+	/* RESERVATION CONFLICT comes first (SAM-5 5.3.1) and leaves the UA pending: the
+	 * third nexus has RESERVATIONS RELEASED twice, queued once. */
+	prout(&t, &g_iport, SCSI_PR_OUT_RESERVE, SCSI_PR_TYPE_EXCLUSIVE_ACCESS, 0xa1, 0);
+	CU_ASSERT_EQUAL(io(&g_iport3, SCSI_OP_READ_10), SCSI_STATUS_RESERVATION_CONFLICT);
+	prout(&t, &g_iport, SCSI_PR_OUT_RELEASE, SCSI_PR_TYPE_EXCLUSIVE_ACCESS, 0xa1, 0);
+	assert_ua(&g_iport3, SCSI_ASCQ_RESERVATIONS_RELEASED);
+	assert_ua(&g_iport3, 0);
+
+	/* PREEMPT that changes the type: REGISTRATIONS PREEMPTED to the preempted,
+	 * RESERVATIONS RELEASED to the registrants that stay. */
+	prout(&t, &g_iport2, SCSI_PR_OUT_REGISTER, 0, 0, 0xb2);
+	prout(&t, &g_iport, SCSI_PR_OUT_RESERVE, SCSI_PR_TYPE_WRITE_EXCLUSIVE, 0xa1, 0);
+	prout(&t, &g_iport3, SCSI_PR_OUT_PREEMPT_AND_ABORT, SCSI_PR_TYPE_EXCLUSIVE_ACCESS, 0xc3,
+	      0xa1);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	assert_ua(&g_iport3, 0);
+	assert_ua(&g_iport, SCSI_ASCQ_REGISTRATIONS_PREEMPTED);
+	assert_ua(&g_iport, 0);
+	CU_ASSERT_EQUAL(io(&g_iport2, SCSI_OP_READ_10), SCSI_STATUS_RESERVATION_CONFLICT);
+	prin(&t, SCSI_PR_IN_READ_KEYS);
+	CU_ASSERT_EQUAL(scsi_from_be32(g_buf + 4), 16);
+
+	/* CLEAR: RESERVATIONS PREEMPTED to the other registrants. */
+	prout(&t, &g_iport3, SCSI_PR_OUT_CLEAR, 0, 0xc3, 0);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	assert_ua(&g_iport2, SCSI_ASCQ_RESERVATIONS_RELEASED);
+	assert_ua(&g_iport2, SCSI_ASCQ_RESERVATIONS_PREEMPTED);
+	assert_ua(&g_iport2, 0);
+	assert_ua(&g_iport, 0);
+	assert_ua(&g_iport3, 0);
+}
+
 static void
 add_tests(CU_pSuite s)
 {
@@ -189,6 +316,7 @@ add_tests(CU_pSuite s)
 	CU_ADD_TEST(s, test_exclusive_access_and_preempt);
 	CU_ADD_TEST(s, test_all_regs_and_clear);
 	CU_ADD_TEST(s, test_spc2_reserve);
+	CU_ADD_TEST(s, test_pr_unit_attentions);
 }
 
 int
