@@ -160,6 +160,29 @@ struct iscsi_negotiation {
 int iscsi_negotiate(struct iscsi_negotiation *neg, const uint8_t *text, uint32_t text_len,
                     struct iscsi_text_out *out);
 
+/* ---- CmdSN window (sn.c) -------------------------------------------------------------- */
+
+#define ISCSI_CMDSN_WINDOW_MAX 128 /* largest queue depth of a session */
+
+/* The session-wide command window: ExpCmdSN (lowest CmdSN not received) and MaxCmdSN. */
+struct iscsi_cmdsn_window {
+	uint32_t exp_cmd_sn;
+	uint32_t max_cmd_sn;
+	uint32_t base;                                  /* bitmap position of exp_cmd_sn */
+	uint64_t seen[2 * ISCSI_CMDSN_WINDOW_MAX / 64]; /* CmdSNs received above exp_cmd_sn */
+};
+
+/* Start a window at exp_cmd_sn with `depth` (1..ISCSI_CMDSN_WINDOW_MAX) credits. */
+void iscsi_cmdsn_init(struct iscsi_cmdsn_window *w, uint32_t exp_cmd_sn, uint32_t depth);
+/*
+ * A non-immediate command with cmd_sn arrived. 0: accepted (ExpCmdSN moves when the
+ * lowest hole closes); -ERANGE: outside [ExpCmdSN, MaxCmdSN]; -EEXIST: received before.
+ * Either error means the PDU is silently ignored (RFC 7143 4.2.2.1).
+ */
+int iscsi_cmdsn_accept(struct iscsi_cmdsn_window *w, uint32_t cmd_sn);
+/* An accepted non-immediate command is finished: one more credit (MaxCmdSN + 1). */
+void iscsi_cmdsn_complete(struct iscsi_cmdsn_window *w);
+
 /* ---- target configuration (tgt_node.c, portal_grp.c) ------------------------------- */
 
 #include <pthread.h>
@@ -167,6 +190,12 @@ int iscsi_negotiate(struct iscsi_negotiation *neg, const uint8_t *text, uint32_t
 #include <sys/socket.h>
 
 #include "ftgt/scsi.h"
+
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                                         \
+	for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); \
+	     (var) = (tvar))
+#endif
 
 #define ISCSI_MAX_NAME       223
 #define ISCSI_MAX_PORTALS    16
@@ -219,6 +248,16 @@ struct iscsi_auth_opts {
 	uint32_t chap_group;
 };
 
+/* Per LUN counters (a session keeps its own on its thread). "reads"/"writes": SCSI
+ * commands with data in/out; errors: commands that ended with a status other than GOOD. */
+struct iscsi_lun_stats {
+	uint64_t reads;
+	uint64_t writes;
+	uint64_t read_bytes;
+	uint64_t write_bytes;
+	uint64_t errors;
+};
+
 struct iscsi_tgt_node {
 	char name[ISCSI_MAX_NAME + 1];
 	char alias[ISCSI_MAX_NAME + 1];
@@ -233,6 +272,10 @@ struct iscsi_tgt_node {
 	bool header_digest; /* require */
 	bool data_digest;
 	uint32_t num_active_conns; /* under g_iscsi.lock */
+	/* Counters of the sessions that ended (under g_iscsi.lock); live sessions keep
+	 * theirs on their own thread and are summed by message (iscsi_collect). */
+	struct iscsi_lun_stats retired[FTGT_SCSI_DEV_MAX_LUNS];
+	bool lun_removing[FTGT_SCSI_DEV_MAX_LUNS]; /* (lock) iscsi_target_node_remove_lun */
 	TAILQ_ENTRY(iscsi_tgt_node) link;
 };
 
@@ -262,6 +305,7 @@ struct iscsi_stats {
 };
 
 struct iscsi_conn;
+struct iscsi_sess;
 
 /*
  * Global target state. Created/changed on the app thread (RPCs); reactors read target
@@ -276,6 +320,7 @@ struct iscsi_globals {
 	TAILQ_HEAD(, iscsi_tgt_node) tgts;
 	TAILQ_HEAD(, iscsi_auth_grp) ags;
 	TAILQ_HEAD(, iscsi_conn) conns;
+	TAILQ_HEAD(, iscsi_sess) sessions;
 	uint32_t num_sessions;
 	uint16_t next_tsih;
 	struct iscsi_stats stats;
@@ -312,9 +357,45 @@ void iscsi_conn_create(int fd, uint16_t pg_tag, const struct sockaddr_storage *p
 /* Ask every connection to end (shutdown); cb runs on the app thread when none is left. */
 void iscsi_conns_shutdown(void (*cb)(void));
 uint32_t iscsi_conn_count(void);
-json_t *iscsi_conns_json(void);
 /* Ask connections of target `name` (NULL: all) to log out/drop. */
 void iscsi_conns_drop_target(const char *name);
+/*
+ * Send an Async Message "logout requested" (AsyncEvent 1, Parameter3 = timeout_s) to every
+ * full-feature connection of target `name` (through portal group pg_tag; 0: any); a
+ * connection still there timeout_s seconds later gets AsyncEvent 2 and is dropped.
+ * Returns the number of connections asked.
+ */
+uint32_t iscsi_conns_request_logout(const char *name, uint16_t pg_tag, uint32_t timeout_s);
+
+/* What iscsi_collect gathers, each value read on the thread that owns it. */
+enum iscsi_collect_kind {
+	ISCSI_COLLECT_CONNECTIONS, /* array of connections */
+	ISCSI_COLLECT_SESSIONS,    /* array of sessions */
+	ISCSI_COLLECT_STATS,       /* iscsi_get_stats object */
+	ISCSI_COLLECT_LUN_STATS,   /* array of {name, luns: [...]} */
+};
+/*
+ * Visit every thread by message (ftgt_for_each_thread), read the connections and
+ * sessions each one owns, and call done(result, cb_arg) on the app thread (result
+ * reference passed on). filter: a target node name or NULL. App thread.
+ */
+void iscsi_collect(enum iscsi_collect_kind kind, const char *filter,
+                   void (*done)(json_t *result, void *cb_arg), void *cb_arg);
+/*
+ * A LUN was added to target `tgt_name`: every live session of it takes an io channel for
+ * lun_id on its own thread; done(cb_arg) runs on the app thread afterwards. App thread.
+ */
+void iscsi_sessions_lun_added(const char *tgt_name, uint32_t lun_id, void (*done)(void *cb_arg),
+                              void *cb_arg);
+/*
+ * LUN lun_id of target `tgt_name` is being removed (tgt->lun_removing set): every live
+ * session refuses new commands to it ("LOGICAL UNIT NOT SUPPORTED") and puts its channel
+ * once no task of it is in the SCSI layer; done(busy, cb_arg) runs on the app thread with
+ * the number of sessions that still have tasks there (call again later), UINT32_MAX on
+ * failure. App thread.
+ */
+void iscsi_sessions_lun_remove(const char *tgt_name, uint32_t lun_id,
+                               void (*done)(uint32_t busy, void *cb_arg), void *cb_arg);
 
 /* chap.c */
 #define ISCSI_CHAP_CHALLENGE_LEN 16

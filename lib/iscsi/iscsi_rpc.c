@@ -218,10 +218,9 @@ rpc_iscsi_set_options(struct ftgt_rpc_request *req, const json_t *params)
 		ftgt_rpc_send_error(req, INVALID,
 		                    "invalid parameter 'error_recovery_level': only 0 "
 		                    "is supported");
-	} else if (o.max_connections_per_session != 1) {
+	} else if (o.max_connections_per_session == 0 || o.max_connections_per_session > 64) {
 		ftgt_rpc_send_error(req, INVALID,
-		                    "invalid parameter "
-		                    "'max_connections_per_session': only 1 is supported");
+		                    "invalid parameter 'max_connections_per_session': 1..64");
 	} else if (o.max_queue_depth == 0 || o.max_queue_depth > 128) {
 		ftgt_rpc_send_error(req, INVALID, "invalid parameter 'max_queue_depth': 1..128");
 	} else if (o.first_burst_length < 512 || o.first_burst_length > o.max_burst_length ||
@@ -992,11 +991,30 @@ static const struct ftgt_rpc_field rpc_add_lun_fields[] = {
         {"lun_id", FTGT_RPC_INT32, offsetof(struct rpc_add_lun, lun_id), true},
 };
 
+struct add_lun_ctx {
+	struct ftgt_rpc_request *req;
+	char name[ISCSI_MAX_NAME + 1];
+};
+
+static void
+add_lun_done(void *arg)
+{
+	struct add_lun_ctx *ctx = arg;
+	struct iscsi_tgt_node *t = iscsi_tgt_find(ctx->name);
+
+	if (t != NULL) {
+		ftgt_scsi_dev_luns_changed(t->dev);
+	}
+	ftgt_rpc_send_bool(ctx->req, true);
+	free(ctx);
+}
+
 static void
 rpc_iscsi_target_node_add_lun(struct ftgt_rpc_request *req, const json_t *params)
 {
 	struct rpc_add_lun r = {.lun_id = -1};
 	char name[ISCSI_MAX_NAME + 1];
+	struct add_lun_ctx *ctx;
 	struct iscsi_tgt_node *t;
 	int rc, id;
 
@@ -1008,13 +1026,6 @@ rpc_iscsi_target_node_add_lun(struct ftgt_rpc_request *req, const json_t *params
 	t = iscsi_tgt_find(name);
 	if (t == NULL) {
 		ftgt_rpc_send_error(req, -ENOENT, "no target node %s", name);
-		goto out;
-	}
-	if (t->num_active_conns > 0) {
-		ftgt_rpc_send_error(req, -EBUSY,
-		                    "target node %s has connections; LUNs can be "
-		                    "added only while it has none",
-		                    name);
 		goto out;
 	}
 	id = r.lun_id;
@@ -1031,11 +1042,144 @@ rpc_iscsi_target_node_add_lun(struct ftgt_rpc_request *req, const json_t *params
 		                    r.bdev_name, id, lun_error(rc));
 		goto out;
 	}
-	ftgt_rpc_send_bool(req, true);
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		ftgt_rpc_send_error(req, -ENOMEM, "out of memory");
+		goto out;
+	}
+	ctx->req = req;
+	snprintf(ctx->name, sizeof(ctx->name), "%s", t->name);
+	/* Live sessions take a channel for it on their threads, then the initiators
+	 * learn of it (REPORTED LUNS DATA HAS CHANGED) and the RPC answers. */
+	iscsi_sessions_lun_added(t->name, (uint32_t)id, add_lun_done, ctx);
 out:
 	ftgt_rpc_decode_free(rpc_add_lun_fields, FTGT_COUNTOF(rpc_add_lun_fields), &r);
 }
 FTGT_RPC_REGISTER("iscsi_target_node_add_lun", rpc_iscsi_target_node_add_lun)
+
+struct rpc_remove_lun {
+	char *name;
+	int32_t lun_id;
+};
+static const struct ftgt_rpc_field rpc_remove_lun_fields[] = {
+        {"name", FTGT_RPC_STRING, offsetof(struct rpc_remove_lun, name), false},
+        {"lun_id", FTGT_RPC_INT32, offsetof(struct rpc_remove_lun, lun_id), false},
+};
+
+struct remove_lun_ctx {
+	struct ftgt_rpc_request *req;
+	char name[ISCSI_MAX_NAME + 1];
+	uint32_t lun_id;
+	uint32_t tries;
+	struct ftgt_poller *poller;
+};
+
+static void remove_lun_done(uint32_t busy, void *arg);
+
+static void
+remove_lun_finish(struct remove_lun_ctx *ctx, int rc)
+{
+	struct iscsi_tgt_node *t = iscsi_tgt_find(ctx->name);
+
+	if (t == NULL) {
+		ftgt_rpc_send_error(ctx->req, -ENOENT, "target node %s was deleted", ctx->name);
+	} else if (rc != 0) {
+		ftgt_rpc_send_error(ctx->req, rc,
+		                    "LUN %u of %s: tasks did not drain in time; it stays "
+		                    "refused to the sessions that had it",
+		                    ctx->lun_id, ctx->name);
+	} else {
+		rc = ftgt_scsi_dev_remove_lun(t->dev, ctx->lun_id);
+		ftgt_scsi_dev_luns_changed(t->dev);
+		if (rc != 0) {
+			ftgt_rpc_send_error(ctx->req, rc, "LUN %u of %s: cannot remove",
+			                    ctx->lun_id, ctx->name);
+		} else {
+			ftgt_rpc_send_bool(ctx->req, true);
+		}
+	}
+	if (t != NULL) {
+		pthread_mutex_lock(&g_iscsi.lock);
+		t->lun_removing[ctx->lun_id] = false;
+		pthread_mutex_unlock(&g_iscsi.lock);
+	}
+	free(ctx);
+}
+
+static int
+remove_lun_retry(void *arg)
+{
+	struct remove_lun_ctx *ctx = arg;
+
+	ftgt_poller_unregister(&ctx->poller);
+	iscsi_sessions_lun_remove(ctx->name, ctx->lun_id, remove_lun_done, ctx);
+	return FTGT_POLLER_BUSY;
+}
+
+static void
+remove_lun_done(uint32_t busy, void *arg)
+{
+	struct remove_lun_ctx *ctx = arg;
+
+	if (busy == UINT32_MAX) {
+		remove_lun_finish(ctx, -ENOMEM);
+	} else if (busy == 0) {
+		remove_lun_finish(ctx, 0);
+	} else if (++ctx->tries > 3000) {
+		remove_lun_finish(ctx, -EBUSY); /* 30 s */
+	} else {
+		ctx->poller =
+		        ftgt_poller_register(remove_lun_retry, ctx, 10000, "iscsi_lun_remove");
+		if (ctx->poller == NULL) {
+			remove_lun_finish(ctx, -ENOMEM);
+		}
+	}
+}
+
+static void
+rpc_iscsi_target_node_remove_lun(struct ftgt_rpc_request *req, const json_t *params)
+{
+	struct rpc_remove_lun r = {0};
+	char name[ISCSI_MAX_NAME + 1];
+	struct remove_lun_ctx *ctx;
+	struct iscsi_tgt_node *t;
+
+	if (!ftgt_rpc_decode_or_error(req, params, rpc_remove_lun_fields,
+	                              FTGT_COUNTOF(rpc_remove_lun_fields), &r)) {
+		return;
+	}
+	full_name(r.name, name, sizeof(name));
+	t = iscsi_tgt_find(name);
+	if (t == NULL) {
+		ftgt_rpc_send_error(req, -ENOENT, "no target node %s", name);
+		goto out;
+	}
+	if (r.lun_id < 0 || r.lun_id >= FTGT_SCSI_DEV_MAX_LUNS ||
+	    ftgt_scsi_dev_get_lun(t->dev, (uint32_t)r.lun_id) == NULL) {
+		ftgt_rpc_send_error(req, -ENOENT, "target node %s has no LUN %d", name, r.lun_id);
+		goto out;
+	}
+	if (t->lun_removing[r.lun_id]) {
+		ftgt_rpc_send_error(req, -EBUSY, "LUN %d of %s is being removed", r.lun_id, name);
+		goto out;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		ftgt_rpc_send_error(req, -ENOMEM, "out of memory");
+		goto out;
+	}
+	ctx->req = req;
+	ctx->lun_id = (uint32_t)r.lun_id;
+	snprintf(ctx->name, sizeof(ctx->name), "%s", t->name);
+	/* Sessions that log in from now on do not get the LUN. */
+	pthread_mutex_lock(&g_iscsi.lock);
+	t->lun_removing[r.lun_id] = true;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	iscsi_sessions_lun_remove(ctx->name, ctx->lun_id, remove_lun_done, ctx);
+out:
+	ftgt_rpc_decode_free(rpc_remove_lun_fields, FTGT_COUNTOF(rpc_remove_lun_fields), &r);
+}
+FTGT_RPC_REGISTER("iscsi_target_node_remove_lun", rpc_iscsi_target_node_remove_lun)
 
 static void
 rpc_iscsi_get_target_nodes(struct ftgt_rpc_request *req, const json_t *params)
@@ -1050,30 +1194,113 @@ rpc_iscsi_get_target_nodes(struct ftgt_rpc_request *req, const json_t *params)
 }
 FTGT_RPC_REGISTER("iscsi_get_target_nodes", rpc_iscsi_get_target_nodes)
 
+/* ---- connections, sessions, stats (read on the owning threads by message) ----------------- */
+
+static void
+collect_reply(json_t *result, void *arg)
+{
+	struct ftgt_rpc_request *req = arg;
+
+	if (result == NULL) {
+		ftgt_rpc_send_error(req, -ENOMEM, "out of memory");
+		return;
+	}
+	ftgt_rpc_send_result(req, result);
+}
+
+struct rpc_opt_name {
+	char *name;
+};
+static const struct ftgt_rpc_field rpc_opt_name_fields[] = {
+        {"name", FTGT_RPC_STRING, offsetof(struct rpc_opt_name, name), true},
+};
+
+static void
+rpc_collect(struct ftgt_rpc_request *req, const json_t *params, enum iscsi_collect_kind kind)
+{
+	struct rpc_opt_name r = {0};
+	char name[ISCSI_MAX_NAME + 1];
+
+	if (!ftgt_rpc_decode_or_error(req, params, rpc_opt_name_fields, 1, &r)) {
+		return;
+	}
+	if (r.name != NULL) {
+		full_name(r.name, name, sizeof(name));
+		if (iscsi_tgt_find(name) == NULL) {
+			ftgt_rpc_send_error(req, -ENOENT, "no target node %s", name);
+			ftgt_rpc_decode_free(rpc_opt_name_fields, 1, &r);
+			return;
+		}
+	}
+	iscsi_collect(kind, r.name != NULL ? name : NULL, collect_reply, req);
+	ftgt_rpc_decode_free(rpc_opt_name_fields, 1, &r);
+}
+
 static void
 rpc_iscsi_get_connections(struct ftgt_rpc_request *req, const json_t *params)
 {
-	ftgt_rpc_send_result(req, iscsi_conns_json());
+	rpc_collect(req, params, ISCSI_COLLECT_CONNECTIONS);
 }
 FTGT_RPC_REGISTER("iscsi_get_connections", rpc_iscsi_get_connections)
 
 static void
+rpc_iscsi_get_sessions(struct ftgt_rpc_request *req, const json_t *params)
+{
+	rpc_collect(req, params, ISCSI_COLLECT_SESSIONS);
+}
+FTGT_RPC_REGISTER("iscsi_get_sessions", rpc_iscsi_get_sessions)
+
+static void
 rpc_iscsi_get_stats(struct ftgt_rpc_request *req, const json_t *params)
 {
-	json_t *o;
-
-	pthread_mutex_lock(&g_iscsi.lock);
-	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "sessions",
-	              (json_int_t)g_iscsi.num_sessions, "connections", (json_int_t)0,
-	              "connections_accepted", (json_int_t)g_iscsi.stats.connections_accepted,
-	              "logins_ok", (json_int_t)g_iscsi.stats.logins_ok, "logins_failed",
-	              (json_int_t)g_iscsi.stats.logins_failed, "pdus_malformed",
-	              (json_int_t)g_iscsi.stats.pdus_malformed);
-	pthread_mutex_unlock(&g_iscsi.lock);
-	json_object_set_new(o, "connections", json_integer(iscsi_conn_count()));
-	ftgt_rpc_send_result(req, o);
+	rpc_collect(req, params, ISCSI_COLLECT_STATS);
 }
 FTGT_RPC_REGISTER("iscsi_get_stats", rpc_iscsi_get_stats)
+
+static void
+rpc_iscsi_get_lun_stats(struct ftgt_rpc_request *req, const json_t *params)
+{
+	rpc_collect(req, params, ISCSI_COLLECT_LUN_STATS);
+}
+FTGT_RPC_REGISTER("iscsi_get_lun_stats", rpc_iscsi_get_lun_stats)
+
+struct rpc_logout {
+	char *name;
+	int32_t pg_tag;
+	uint32_t logout_timeout;
+};
+static const struct ftgt_rpc_field rpc_logout_fields[] = {
+        {"name", FTGT_RPC_STRING, offsetof(struct rpc_logout, name), false},
+        {"pg_tag", FTGT_RPC_INT32, offsetof(struct rpc_logout, pg_tag), true},
+        {"logout_timeout", FTGT_RPC_UINT32, offsetof(struct rpc_logout, logout_timeout), true},
+};
+
+static void
+rpc_iscsi_target_node_request_logout(struct ftgt_rpc_request *req, const json_t *params)
+{
+	struct rpc_logout r = {.pg_tag = 0, .logout_timeout = 30};
+	char name[ISCSI_MAX_NAME + 1];
+
+	if (!ftgt_rpc_decode_or_error(req, params, rpc_logout_fields,
+	                              FTGT_COUNTOF(rpc_logout_fields), &r)) {
+		return;
+	}
+	full_name(r.name, name, sizeof(name));
+	if (iscsi_tgt_find(name) == NULL) {
+		ftgt_rpc_send_error(req, -ENOENT, "no target node %s", name);
+	} else if (r.pg_tag < 0 || r.pg_tag > 65535 ||
+	           (r.pg_tag > 0 && iscsi_pg_find((uint16_t)r.pg_tag) == NULL)) {
+		ftgt_rpc_send_error(req, INVALID, "invalid parameter 'pg_tag': no portal group %d",
+		                    r.pg_tag);
+	} else if (r.logout_timeout == 0 || r.logout_timeout > 3600) {
+		ftgt_rpc_send_error(req, INVALID, "invalid parameter 'logout_timeout': 1..3600");
+	} else {
+		iscsi_conns_request_logout(name, (uint16_t)r.pg_tag, r.logout_timeout);
+		ftgt_rpc_send_bool(req, true);
+	}
+	ftgt_rpc_decode_free(rpc_logout_fields, FTGT_COUNTOF(rpc_logout_fields), &r);
+}
+FTGT_RPC_REGISTER("iscsi_target_node_request_logout", rpc_iscsi_target_node_request_logout)
 
 /* ---- subsystem (start, stop, save_config) -------------------------------------------- */
 

@@ -20,6 +20,7 @@ struct iscsi_globals g_iscsi = {
         .tgts = TAILQ_HEAD_INITIALIZER(g_iscsi.tgts),
         .ags = TAILQ_HEAD_INITIALIZER(g_iscsi.ags),
         .conns = TAILQ_HEAD_INITIALIZER(g_iscsi.conns),
+        .sessions = TAILQ_HEAD_INITIALIZER(g_iscsi.sessions),
         .next_tsih = 1,
 };
 
@@ -29,7 +30,7 @@ iscsi_opts_defaults(struct iscsi_opts *o)
 	memset(o, 0, sizeof(*o));
 	snprintf(o->node_base, sizeof(o->node_base), "iqn.2016-06.io.ftgt");
 	o->max_sessions = 128;
-	o->max_connections_per_session = 1;
+	o->max_connections_per_session = 2;
 	o->max_queue_depth = 64;
 	o->default_time2wait = 2;
 	o->default_time2retain = 20;

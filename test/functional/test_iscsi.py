@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """iSCSI target against the real ftgtd: RPC validation and save_config, logins with
 libiscsi tools (discovery, CHAP, mutual CHAP, wrong secret), a malformed PDU ending
-only its own connection, and a bounded selection of iscsi-test-cu suites.
-Traffic goes to 127.0.0.1 only.
+only its own connection, a bounded selection of iscsi-test-cu suites, and raw-PDU
+tests (RawConn) of sessions with several connections, connection/session
+reinstatement, logout, target-requested logout, exact counts, LUNs added/removed with
+live sessions and task management aborts. Traffic goes to 127.0.0.1 only.
 
 Run: FTGT_BUILD_DIR=build /usr/bin/python3 test/functional/test_iscsi.py [test names]
 """
@@ -85,10 +87,12 @@ def rpc_objects_and_save_config():
               luns=[{"bdev_name": "M1", "lun_id": 0}])
         names = [t["name"] for t in d.rpc("iscsi_get_target_nodes")]
         assert "iqn.2016-06.io.ftgt:short" in names, names
+        d.rpc("iscsi_set_options", max_connections_per_session=4)
         cfg = d.rpc("save_config")
         iscsi = [s for s in cfg["subsystems"] if s["subsystem"] == "iscsi"][0]["config"]
         methods = [c["method"] for c in iscsi]
         assert methods[0] == "iscsi_set_options"
+        assert iscsi[0]["params"]["max_connections_per_session"] == 4, iscsi[0]
         for m in ("iscsi_create_portal_group", "iscsi_create_initiator_group",
                   "iscsi_create_target_node"):
             assert m in methods, methods
@@ -265,6 +269,519 @@ def iscsi_test_cu_selection():
             total, ran, passed, failed = line[-1].split()[1:5]
             assert failed == "0" and ran == total, "%s: %s\n%s" % (suite, line[-1],
                                                                    r.stdout[-3000:])
+
+
+# ---- raw PDU tests: sessions with several connections, logout, counts, TMF ------------------
+
+RAW_INITIATOR = "iqn.2000-01.com.test:raw"
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("connection closed by the target")
+        buf += chunk
+    return buf
+
+
+def recv_pdu(s):
+    """One target PDU (no digests): (bhs, data)."""
+    bhs = recv_exact(s, 48)
+    ahs = bhs[4] * 4
+    dsl = int.from_bytes(bhs[5:8], "big")
+    rest = recv_exact(s, ahs + dsl + (4 - dsl % 4) % 4)
+    return bhs, rest[ahs:ahs + dsl]
+
+
+def closed_by_target(s, timeout):
+    """True when the target closes s within timeout (PDUs before the close are read)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        s.settimeout(max(0.05, deadline - time.time()))
+        try:
+            if not s.recv(4096):
+                return True
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
+    return False
+
+
+def text_pdu(opcode, flags, itt, text, isid=b"\x40\x00\x00\x00\x00\x01", tsih=0, cid=0,
+             cmd_sn=1, exp_stat_sn=0):
+    pad = (4 - len(text) % 4) % 4
+    bhs = bytearray(48)
+    bhs[0] = opcode
+    bhs[1] = flags
+    bhs[5:8] = len(text).to_bytes(3, "big")
+    bhs[8:14] = isid
+    struct.pack_into(">H", bhs, 14, tsih)
+    struct.pack_into(">I", bhs, 16, itt)
+    struct.pack_into(">H", bhs, 20, cid)
+    struct.pack_into(">I", bhs, 24, cmd_sn)
+    struct.pack_into(">I", bhs, 28, exp_stat_sn)
+    return bytes(bhs) + text + b"\0" * pad
+
+
+class RawConn:
+    """A normal-session connection driven PDU by PDU (no digests, ERL 0)."""
+
+    def __init__(self, port, isid=b"\x40\x00\x00\x00\x00\x01", tsih=0, cid=0, cmd_sn=1,
+                 target=IQN, max_connections=2):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.cid = cid
+        self.other = []  # PDUs read while waiting for another ITT
+        self.exp_stat_sn = 0
+        self.status = None
+        sec = ("InitiatorName=%s\0TargetName=%s\0SessionType=Normal\0AuthMethod=None\0"
+               % (RAW_INITIATOR, target)).encode()
+        self.s.sendall(text_pdu(0x43, 0x80 | 1, 1, sec, isid, tsih, cid, cmd_sn))
+        bhs, _ = recv_pdu(self.s)
+        assert bhs[0] == 0x23, bhs
+        if bhs[36] != 0:
+            self.status = (bhs[36], bhs[37])
+            return
+        op = b"ImmediateData=Yes\0InitialR2T=Yes\0MaxRecvDataSegmentLength=65536\0"
+        if tsih == 0:
+            op += ("MaxConnections=%d\0" % max_connections).encode()
+        self.exp_stat_sn = struct.unpack_from(">I", bhs, 24)[0] + 1
+        self.s.sendall(text_pdu(0x43, 0x80 | (1 << 2) | 3, 1, op, isid, tsih, cid, cmd_sn,
+                                self.exp_stat_sn))
+        bhs, self.login_text = recv_pdu(self.s)
+        assert bhs[0] == 0x23, bhs
+        self.status = (bhs[36], bhs[37])
+        self.tsih = struct.unpack_from(">H", bhs, 14)[0]
+        self.exp_stat_sn = struct.unpack_from(">I", bhs, 24)[0] + 1
+        self.max_cmd_sn = struct.unpack_from(">I", bhs, 32)[0]
+
+    def close(self):
+        self.s.close()
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def scsi_cmd(self, itt, cmd_sn, cdb, lun=0, read_len=0, write_data=b"", immediate=False):
+        bhs = bytearray(48)
+        bhs[0] = 0x01 | (0x40 if immediate else 0)
+        bhs[1] = 0x80 | 1 | (0x40 if read_len else 0) | (0x20 if write_data else 0)
+        bhs[5:8] = len(write_data).to_bytes(3, "big")
+        struct.pack_into(">H", bhs, 8, lun & 0x3fff)
+        struct.pack_into(">I", bhs, 16, itt)
+        struct.pack_into(">I", bhs, 20, read_len or len(write_data))
+        struct.pack_into(">I", bhs, 24, cmd_sn)
+        struct.pack_into(">I", bhs, 28, self.exp_stat_sn)
+        bhs[32:32 + len(cdb)] = cdb
+        pad = (4 - len(write_data) % 4) % 4
+        self.send(bytes(bhs) + write_data + b"\0" * pad)
+
+    def wait_status(self, itt, timeout=10):
+        """Read PDUs until the status of itt: (status, data, last bhs). Others are kept."""
+        data = b""
+        self.s.settimeout(timeout)
+        while True:
+            bhs, seg = recv_pdu(self.s)
+            self.note(bhs)
+            if struct.unpack_from(">I", bhs, 16)[0] != itt:
+                self.other.append((bhs, seg))
+                continue
+            if bhs[0] == 0x25:
+                data += seg
+                if bhs[1] & 0x01:
+                    return bhs[3], data, bhs
+            elif bhs[0] == 0x21:
+                return bhs[3], data, bhs
+
+    def note(self, bhs):
+        if bhs[0] in (0x21, 0x22, 0x26, 0x32, 0x3f) or (bhs[0] == 0x25 and bhs[1] & 1):
+            self.exp_stat_sn = struct.unpack_from(">I", bhs, 24)[0] + 1
+
+    def read10(self, itt, cmd_sn, lba=0, blocks=1, lun=0):
+        cdb = bytes([0x28, 0]) + struct.pack(">I", lba) + bytes([0]) + struct.pack(">H", blocks) \
+            + b"\0"
+        self.scsi_cmd(itt, cmd_sn, cdb, lun=lun, read_len=512 * blocks)
+
+    def write10(self, itt, cmd_sn, data, lba=0):
+        cdb = bytes([0x2a, 0]) + struct.pack(">I", lba) + bytes([0]) \
+            + struct.pack(">H", len(data) // 512) + b"\0"
+        self.scsi_cmd(itt, cmd_sn, cdb, write_data=data)
+
+    def report_luns(self, itt, cmd_sn):
+        cdb = bytes([0xa0, 0, 0, 0, 0, 0]) + struct.pack(">I", 4096) + b"\0\0"
+        self.scsi_cmd(itt, cmd_sn, cdb, read_len=4096)
+        status, data, _ = self.wait_status(itt)
+        assert status == 0, "REPORT LUNS status %d" % status
+        n = struct.unpack_from(">I", data, 0)[0] // 8
+        return sorted(struct.unpack_from(">H", data, 8 + 8 * i)[0] & 0x3fff for i in range(n))
+
+    def logout(self, itt, cmd_sn, reason=0, cid=None):
+        bhs = bytearray(48)
+        bhs[0] = 0x46
+        bhs[1] = 0x80 | reason
+        struct.pack_into(">I", bhs, 16, itt)
+        struct.pack_into(">H", bhs, 20, self.cid if cid is None else cid)
+        struct.pack_into(">I", bhs, 24, cmd_sn)
+        struct.pack_into(">I", bhs, 28, self.exp_stat_sn)
+        self.send(bytes(bhs))
+
+    def wait_opcode(self, opcode, timeout=10):
+        self.s.settimeout(timeout)
+        while True:
+            bhs, seg = recv_pdu(self.s)
+            self.note(bhs)
+            if bhs[0] == opcode:
+                return bhs, seg
+
+    def nop(self, itt, cmd_sn):
+        bhs = bytearray(48)
+        bhs[0] = 0x40
+        bhs[1] = 0x80
+        struct.pack_into(">I", bhs, 16, itt)
+        struct.pack_into(">I", bhs, 20, 0xffffffff)
+        struct.pack_into(">I", bhs, 24, cmd_sn)
+        struct.pack_into(">I", bhs, 28, self.exp_stat_sn)
+        self.send(bytes(bhs))
+        bhs, _ = self.wait_opcode(0x20, 5)
+        assert struct.unpack_from(">I", bhs, 16)[0] == itt
+        return bhs
+
+
+def wait_until(fn, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    return fn()
+
+
+def no_connections(d):
+    return wait_until(lambda: d.rpc("iscsi_get_connections") == [] and
+                      d.rpc("iscsi_get_stats")["sessions"] == 0)
+
+
+@test
+def two_connections_one_session():
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        setup_target(d, port)
+        a = RawConn(port, cid=0)
+        assert a.status == (0, 0), a.status
+        assert b"MaxConnections=2" in a.login_text, a.login_text
+        b = RawConn(port, tsih=a.tsih, cid=1)
+        assert b.status == (0, 0), b.status
+        assert b.tsih == a.tsih
+        sess = d.rpc("iscsi_get_sessions")
+        assert len(sess) == 1 and sess[0]["connections"] == 2, sess
+        assert sorted(sess[0]["cids"]) == [0, 1], sess
+        conns = d.rpc("iscsi_get_connections")
+        assert len(conns) == 2 and {c["tsih"] for c in conns} == {a.tsih}, conns
+        # Both connections run on the session's reactor.
+        assert len({c["lcore_id"] for c in conns}) == 1, conns
+        # One CmdSN sequence over both: write on A, read it back on B; 6 before 5.
+        block = bytes(range(256)) * 2
+        a.write10(0x100, 1, block, lba=7)
+        assert a.wait_status(0x100)[0] == 0
+        b.read10(0x200, 2, lba=7)
+        status, data, _ = b.wait_status(0x200)
+        assert status == 0 and data == block, (status, data[:16])
+        b.read10(0x201, 4)
+        a.read10(0x101, 3)
+        assert a.wait_status(0x101)[0] == 0 and b.wait_status(0x201)[0] == 0
+        b.read10(0x202, 6)
+        time.sleep(0.1)
+        a.read10(0x102, 5)
+        assert a.wait_status(0x102)[0] == 0
+        assert b.wait_status(0x202)[0] == 0
+        # The hole at 5 closed after 6 came: ExpCmdSN is 7 on both connections.
+        for conn in (a, b):
+            exp = struct.unpack_from(">I", conn.nop(0x210, 7), 28)[0]
+            assert exp == 7, "ExpCmdSN %d" % exp
+        # StatSN is per connection: each counts its own responses.
+        st = d.rpc("iscsi_get_lun_stats", name=IQN)
+        assert st[0]["luns"][0]["reads"] == 5 and st[0]["luns"][0]["writes"] == 1, st
+        # Logout "close the connection" of B from A: B ends, A goes on.
+        a.logout(0x300, 7, reason=1, cid=1)
+        bhs, _ = a.wait_opcode(0x26)
+        assert bhs[2] == 0, "logout response %d" % bhs[2]
+        assert closed_by_target(b.s, 5)
+        a.nop(0x301, 7)
+        assert wait_until(lambda: len(d.rpc("iscsi_get_connections")) == 1)
+        # Logout with a CID that is not there: "CID not found".
+        a.logout(0x302, 7, reason=1, cid=9)
+        bhs, _ = a.wait_opcode(0x26)
+        assert bhs[2] == 1, "logout response %d" % bhs[2]
+        # ERL 0: "remove the connection for recovery" is not supported.
+        a.logout(0x303, 7, reason=2, cid=0)
+        bhs, _ = a.wait_opcode(0x26)
+        assert bhs[2] == 2, "logout response %d" % bhs[2]
+        a.close()
+        b.close()
+        assert no_connections(d)
+
+
+@test
+def max_connections_and_reinstatement():
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        setup_target(d, port)
+        a = RawConn(port, cid=0, max_connections=2)
+        b = RawConn(port, tsih=a.tsih, cid=1)
+        assert b.status == (0, 0), b.status
+        c = RawConn(port, tsih=a.tsih, cid=2)
+        assert c.status == (2, 6), "third connection: status %r" % (c.status,)
+        c.close()
+        # A TSIH that does not exist: "session does not exist".
+        x = RawConn(port, tsih=(a.tsih + 100) & 0xffff, cid=5)
+        assert x.status == (2, 0x0a), x.status
+        x.close()
+        # Same CID again: connection reinstatement; the old one ends.
+        b2 = RawConn(port, tsih=a.tsih, cid=1)
+        assert b2.status == (0, 0), b2.status
+        assert closed_by_target(b.s, 5), "old connection of cid 1 still open"
+        b2.read10(0x10, 1)
+        assert b2.wait_status(0x10)[0] == 0
+        a.read10(0x11, 2)
+        assert a.wait_status(0x11)[0] == 0
+        sess = d.rpc("iscsi_get_sessions")
+        assert len(sess) == 1 and sess[0]["connections"] == 2, sess
+        # Logout "close the session" from A ends both connections.
+        a.logout(0x20, 3, reason=0)
+        bhs, _ = a.wait_opcode(0x26)
+        assert bhs[2] == 0
+        assert closed_by_target(a.s, 5) and closed_by_target(b2.s, 5)
+        assert no_connections(d), d.rpc("iscsi_get_connections")
+        for s in (a, b, b2):
+            s.close()
+        # max_connections_per_session 1: a second connection is refused.
+        d.rpc("iscsi_set_options", max_connections_per_session=1)
+        a = RawConn(port, cid=0, max_connections=4)
+        assert b"MaxConnections=1" in a.login_text, a.login_text
+        b = RawConn(port, tsih=a.tsih, cid=1)
+        assert b.status == (2, 6), b.status
+        a.close()
+        b.close()
+        assert no_connections(d)
+        expect_error(d, "iscsi_set_options", {"max_connections_per_session": 0},
+                     code=INVALID_PARAMS)
+
+
+@test
+def target_requests_logout():
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        setup_target(d, port)
+        expect_error(d, "iscsi_target_node_request_logout", {"name": "nope"})
+        expect_error(d, "iscsi_target_node_request_logout", {"name": IQN, "pg_tag": 9},
+                     code=INVALID_PARAMS)
+        # A polite initiator logs out when asked.
+        a = RawConn(port, cid=0)
+        b = RawConn(port, tsih=a.tsih, cid=1)
+        d.rpc("iscsi_target_node_request_logout", name=IQN, logout_timeout=5)
+        for conn in (a, b):
+            bhs, _ = conn.wait_opcode(0x32, 5)
+            assert bhs[36] == 1, "AsyncEvent %d" % bhs[36]
+            assert struct.unpack_from(">H", bhs, 42)[0] == 5, "Parameter3"
+        a.logout(0x40, 1, reason=0)
+        bhs, _ = a.wait_opcode(0x26)
+        assert bhs[2] == 0
+        assert closed_by_target(a.s, 5) and closed_by_target(b.s, 5)
+        assert no_connections(d)
+        a.close()
+        b.close()
+        # One that ignores it is dropped after Parameter3 seconds (AsyncEvent 2 first).
+        c = RawConn(port, isid=b"\x40\x00\x00\x00\x00\x07", cid=0)
+        t0 = time.time()
+        d.rpc("iscsi_target_node_request_logout", name=IQN, pg_tag=1, logout_timeout=1)
+        bhs, _ = c.wait_opcode(0x32, 5)
+        assert bhs[36] == 1
+        bhs, _ = c.wait_opcode(0x32, 5)
+        assert bhs[36] == 2, "AsyncEvent %d" % bhs[36]
+        assert closed_by_target(c.s, 5)
+        elapsed = time.time() - t0
+        assert 0.9 <= elapsed < 4, "dropped after %.1f s" % elapsed
+        c.close()
+        assert no_connections(d)
+
+
+@test
+def exact_counts_after_churn():
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        setup_target(d, port)
+        for i in range(50):
+            isid = b"\x40\x00\x00\x00\x01" + bytes([i])
+            a = RawConn(port, isid=isid, cid=0)
+            assert a.status == (0, 0), a.status
+            b = None
+            if i % 2 == 0:
+                b = RawConn(port, isid=isid, tsih=a.tsih, cid=1)
+                assert b.status == (0, 0), b.status
+            if i % 3 == 0:
+                a.close()            # connection lost, no logout
+                if b is not None:
+                    b.close()
+                continue
+            a.read10(1, 1)
+            assert a.wait_status(1)[0] == 0
+            a.logout(2, 2, reason=0)
+            a.wait_opcode(0x26)
+            a.close()
+            if b is not None:
+                assert closed_by_target(b.s, 5)
+                b.close()
+        assert no_connections(d), (d.rpc("iscsi_get_connections"), d.rpc("iscsi_get_stats"))
+        st = d.rpc("iscsi_get_stats")
+        assert st["running"] == 0 and st["exiting"] == 0 and st["connections"] == 0, st
+        assert st["logins_ok"] >= 75, st
+        tgt = [t for t in st["targets"] if t["name"] == IQN][0]
+        assert tgt["sessions"] == 0 and tgt["connections"] == 0 and tgt["reads"] >= 33, tgt
+
+
+@test
+def add_lun_with_live_session():
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        setup_target(d, port)
+        d.rpc("bdev_malloc_create", name="M1", num_blocks=4096, block_size=512)
+        a = RawConn(port, cid=0)
+        assert a.report_luns(1, 1) == [0]
+        d.rpc("iscsi_target_node_add_lun", name=IQN, bdev_name="M1", lun_id=3)
+        assert a.report_luns(2, 2) == [0, 3]
+        sn = 3
+        for _ in range(2):  # a unit attention (LUNs changed) may come first
+            a.read10(10 + sn, sn, lun=3)
+            status, data, _ = a.wait_status(10 + sn)
+            sn += 1
+            if status == 0:
+                break
+        assert status == 0 and len(data) == 512, status
+        luns = d.rpc("iscsi_get_target_nodes")[0]["luns"]
+        assert {"bdev_name": "M1", "lun_id": 3} in luns, luns
+        st = d.rpc("iscsi_get_lun_stats")
+        lun3 = [x for x in st[0]["luns"] if x["lun_id"] == 3][0]
+        assert lun3["reads"] == 1 and lun3["read_bytes"] == 512, lun3
+        # Remove it again with the session live: gone from REPORT LUNS, commands to it
+        # fail (LOGICAL UNIT NOT SUPPORTED), the bdev is released.
+        d.rpc("iscsi_target_node_remove_lun", name=IQN, lun_id=3)
+        assert a.report_luns(20, sn) == [0]
+        sn += 1
+        a.read10(21, sn, lun=3)
+        sn += 1
+        status, _, _ = a.wait_status(21)
+        assert status == 2, "READ on a removed LUN: status %d" % status
+        d.rpc("bdev_malloc_delete", name="M1")
+        expect_error(d, "iscsi_target_node_remove_lun", {"name": IQN, "lun_id": 3})
+        # A LUN with a read in flight: the removal waits for it (it completes, GOOD).
+        d.rpc("bdev_malloc_create", name="M2", num_blocks=4096, block_size=512)
+        d.rpc("bdev_delay_create", name="D2", base_bdev_name="M2", avg_read_latency=1000000,
+              p99_read_latency=1000000, avg_write_latency=0, p99_write_latency=0)
+        d.rpc("iscsi_target_node_add_lun", name=IQN, bdev_name="D2", lun_id=3)
+        for _ in range(2):
+            a.read10(30 + sn, sn, lun=3)
+            status, _, _ = a.wait_status(30 + sn)
+            sn += 1
+            if status == 0:
+                break
+        assert status == 0, status
+        a.read10(40, sn, lun=3)
+        sn += 1
+        time.sleep(0.1)
+        t0 = time.time()
+        d.rpc("iscsi_target_node_remove_lun", name=IQN, lun_id=3)
+        assert time.time() - t0 > 0.5, "removal did not wait for the read in flight"
+        status, data, _ = a.wait_status(40)
+        assert status == 0 and len(data) == 512, status
+        assert a.report_luns(41, sn) == [0]
+        d.rpc("bdev_delay_delete", name="D2")
+        a.close()
+        assert no_connections(d)
+
+
+@test
+def abort_task_of_held_read():
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        d.rpc("bdev_malloc_create", name="M0", num_blocks=4096, block_size=512)
+        d.rpc("bdev_delay_create", name="D0", base_bdev_name="M0", avg_read_latency=3000000,
+              p99_read_latency=3000000, avg_write_latency=0, p99_write_latency=0)
+        d.rpc("iscsi_create_portal_group", tag=1,
+              portals=[{"host": "127.0.0.1", "port": str(port)}])
+        d.rpc("iscsi_create_initiator_group", tag=1, initiators=["ANY"],
+              netmasks=["127.0.0.0/8"])
+        d.rpc("iscsi_create_target_node", name=IQN, pg_ig_maps=[{"pg_tag": 1, "ig_tag": 1}],
+              luns=[{"bdev_name": "D0", "lun_id": 0}])
+        a = RawConn(port, cid=0)
+        t0 = time.time()
+        a.read10(0x50, 1)
+        time.sleep(0.2)
+        tmf = bytearray(48)
+        tmf[0] = 0x42                       # immediate TMF request
+        tmf[1] = 0x80 | 1                   # ABORT TASK
+        struct.pack_into(">I", tmf, 16, 0x51)
+        struct.pack_into(">I", tmf, 20, 0x50)
+        struct.pack_into(">I", tmf, 24, 2)
+        struct.pack_into(">I", tmf, 28, a.exp_stat_sn)
+        struct.pack_into(">I", tmf, 32, 1)  # RefCmdSN
+        a.send(bytes(tmf))
+        bhs, _ = a.wait_opcode(0x22, 10)
+        took = time.time() - t0
+        assert struct.unpack_from(">I", bhs, 16)[0] == 0x51
+        assert bhs[2] == 0, "TMF response %d" % bhs[2]
+        # No SCSI response / Data-In for the aborted ITT, even after the delay.
+        a.nop(0x52, 2)
+        a.s.settimeout(max(0.1, t0 + 3.6 - time.time()))
+        try:
+            while True:
+                rbhs, _ = recv_pdu(a.s)
+                assert struct.unpack_from(">I", rbhs, 16)[0] != 0x50, \
+                    "a response for the aborted task came: opcode 0x%02x" % rbhs[0]
+        except socket.timeout:
+            pass
+        assert not any(struct.unpack_from(">I", b, 16)[0] == 0x50 for b, _ in a.other)
+        a.nop(0x53, 2)
+        # ABORT TASK SET from A covers the session's tasks on both connections.
+        b = RawConn(port, tsih=a.tsih, cid=1)
+        assert b.status == (0, 0), b.status
+        a.read10(0x60, 2)
+        b.read10(0x61, 3)
+        time.sleep(0.2)
+        tmf = bytearray(48)
+        tmf[0] = 0x42
+        tmf[1] = 0x80 | 2                   # ABORT TASK SET
+        struct.pack_into(">I", tmf, 16, 0x62)
+        struct.pack_into(">I", tmf, 20, 0xffffffff)
+        struct.pack_into(">I", tmf, 24, 4)
+        struct.pack_into(">I", tmf, 28, a.exp_stat_sn)
+        t1 = time.time()
+        a.send(bytes(tmf))
+        bhs, _ = a.wait_opcode(0x22, 10)
+        took_set = time.time() - t1
+        assert bhs[2] == 0, "TMF response %d" % bhs[2]
+        for conn, itt in ((a, 0x60), (b, 0x61)):
+            conn.nop(0x63, 4)
+            assert not any(struct.unpack_from(">I", x, 16)[0] == itt for x, _ in conn.other)
+        # Connection lost with a read in the bdev layer: freed only after it completed.
+        b.read10(0x64, 4)
+        time.sleep(0.2)
+        b.close()
+        a.nop(0x65, 5)
+        assert wait_until(lambda: len(d.rpc("iscsi_get_connections")) == 1, 8)
+        a.close()
+        assert no_connections(d)
+        took = max(took, took_set)
+        # The TMF answer waits for the task's completion: it comes fast only because the
+        # bdev I/O (held 3 s by the delay bdev) was really aborted.
+        assert took < 2.5, "ABORT TASK answered after %.1f s: bdev I/O not aborted" % took
 
 
 if __name__ == "__main__":
