@@ -486,6 +486,24 @@ feature_known(struct nvmf_ctrlr *ctrlr, uint8_t fid)
 	}
 }
 
+/*
+ * Temperature Threshold (NVMe Base 2.0, 5.27.1.4): CDW11 TMPSEL (19:16) picks the sensor,
+ * THSEL (21:20) the over (0) or under (1) threshold. Only the composite temperature
+ * (TMPSEL 0, or Fh = every implemented sensor) exists here; anything else is an invalid
+ * field. Returns the selected threshold, or NULL.
+ */
+static uint16_t *
+temp_threshold(struct nvmf_ctrlr *ctrlr, uint32_t cdw11)
+{
+	uint32_t tmpsel = (cdw11 >> 16) & 0xf;
+	uint32_t thsel = (cdw11 >> 20) & 0x3;
+
+	if ((tmpsel != 0 && tmpsel != 0xf) || thsel > 1) {
+		return NULL;
+	}
+	return thsel == 0 ? &ctrlr->feat_temp_over : &ctrlr->feat_temp_under;
+}
+
 static void
 nvmf_admin_get_features(struct ftgt_nvmf_request *req)
 {
@@ -515,9 +533,20 @@ nvmf_admin_get_features(struct ftgt_nvmf_request *req)
 	case NVME_FEAT_POWER_MANAGEMENT:
 		v = dflt ? 0 : ctrlr->feat_power_mgmt;
 		break;
-	case NVME_FEAT_TEMPERATURE_THRESHOLD:
-		v = dflt ? 0x157 : ctrlr->feat_temp_threshold;
+	case NVME_FEAT_TEMPERATURE_THRESHOLD: {
+		uint16_t *th = temp_threshold(ctrlr, cdw11);
+
+		if (th == NULL) {
+			req_done(req, NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD);
+			return;
+		}
+		if (dflt) {
+			v = th == &ctrlr->feat_temp_over ? TEMP_OVER_DEFAULT_K : 0;
+		} else {
+			v = *th;
+		}
 		break;
+	}
 	case NVME_FEAT_ERROR_RECOVERY:
 		v = dflt ? 0 : ctrlr->feat_error_recovery;
 		break;
@@ -590,9 +619,16 @@ nvmf_admin_set_features(struct ftgt_nvmf_request *req)
 		}
 		ctrlr->feat_power_mgmt = cdw11;
 		break;
-	case NVME_FEAT_TEMPERATURE_THRESHOLD:
-		ctrlr->feat_temp_threshold = cdw11 & 0xffff;
+	case NVME_FEAT_TEMPERATURE_THRESHOLD: {
+		uint16_t *th = temp_threshold(ctrlr, cdw11);
+
+		if (th == NULL) {
+			req_done(req, NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD);
+			return;
+		}
+		*th = cdw11 & 0xffff;
 		break;
+	}
 	case NVME_FEAT_ERROR_RECOVERY:
 		/* DULBE needs deallocated-block reporting, which we do not have. */
 		if (cdw11 & (1u << 16)) {

@@ -185,7 +185,8 @@ ctrlr_create(struct connect_ctx *ctx, struct ftgt_nvmf_subsystem *subsys)
 		ctrlr->kato_ms = FTGT_CEIL_DIV(ctrlr->kato_ms, (uint32_t)NVMF_KAS_MS) * NVMF_KAS_MS;
 	}
 	ctrlr->feat_vwc = 1;
-	ctrlr->feat_temp_threshold = 0x157; /* 343 K */
+	ctrlr->feat_temp_over = TEMP_OVER_DEFAULT_K;
+	ctrlr->feat_temp_under = 0;
 	TAILQ_INSERT_TAIL(&subsys->ctrlrs, ctrlr, subsys_link);
 	subsys->num_ctrlrs++;
 	return ctrlr;

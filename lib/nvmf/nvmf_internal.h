@@ -102,6 +102,9 @@ struct nvmf_error_slot {
 
 /* A controller. Created on the app thread, then owned by the admin qpair's thread
  * (`thread`): every field below the line is touched there only. */
+/* Composite temperature over-threshold default: 343 K (70 C). */
+#define TEMP_OVER_DEFAULT_K 0x157
+
 struct nvmf_ctrlr {
 	struct ftgt_nvmf_subsystem *subsys;
 	uint16_t cntlid;
@@ -133,7 +136,8 @@ struct nvmf_ctrlr {
 	/* features */
 	uint32_t feat_arbitration;
 	uint32_t feat_power_mgmt;
-	uint32_t feat_temp_threshold;
+	uint16_t feat_temp_over; /* composite temperature thresholds, kelvin */
+	uint16_t feat_temp_under;
 	uint32_t feat_error_recovery;
 	uint32_t feat_vwc;
 	uint32_t feat_int_coalescing;

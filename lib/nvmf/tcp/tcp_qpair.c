@@ -231,7 +231,8 @@ on_capsule_header(struct nvmf_tcp_qpair *tq, struct nvmf_tcp_rx_pdu *pdu, struct
 			    req->xfer == NVME_OPC_XFER_BIDIRECTIONAL) {
 				tr->fail_sc = NVME_SC_INVALID_FIELD;
 			} else if (len > tt->base.opts.max_io_size) {
-				tr->fail_sc = NVME_SC_DATA_SGL_LENGTH_INVALID;
+				/* Above MDTS: Invalid Field (NVMe Base 2.0, Identify MDTS). */
+				tr->fail_sc = NVME_SC_INVALID_FIELD;
 			} else {
 				tr->r2t = req->xfer == NVME_OPC_XFER_HOST_TO_CTRLR;
 			}
