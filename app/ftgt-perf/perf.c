@@ -113,6 +113,7 @@ static struct {
 
 static volatile bool g_stop;
 static volatile bool g_go;
+static uint32_t g_started; /* atomic: workers ready to start */
 static uint64_t g_verify_tag;
 
 static uint64_t
@@ -477,7 +478,12 @@ worker_fn(void *arg)
 	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
 		fprintf(stderr, "ftgt-perf: warning: cannot pin a thread to core %u\n", w->core);
 	}
-	while (!__atomic_load_n(&g_go, __ATOMIC_ACQUIRE)) {
+	__atomic_fetch_add(&g_started, 1, __ATOMIC_RELEASE);
+	/*
+	 * g_stop too: on a loaded machine this thread may first run after the whole run
+	 * (g_go already false again); it must not wait for ever then.
+	 */
+	while (!__atomic_load_n(&g_go, __ATOMIC_ACQUIRE) && !g_stop) {
 		sched_yield();
 	}
 	for (job = w->jobs; job != NULL; job = job->next_in_worker) {
@@ -812,6 +818,12 @@ main(int argc, char **argv)
 		       argv[0], g_opts.io_size, g_opts.qd, num_ns, g_opts.conns_per_ns, num_workers,
 		       g_opts.seconds, g_opts.verify ? " (verify)" : "");
 		fflush(stdout);
+	}
+	/* Time the run from when every worker runs (bounded: 10 s). */
+	start = now_ns();
+	while (__atomic_load_n(&g_started, __ATOMIC_ACQUIRE) < num_workers &&
+	       now_ns() - start < 10000000000ull) {
+		usleep(1000);
 	}
 	start = now_ns();
 	deadline = start + (uint64_t)g_opts.seconds * 1000000000ull;

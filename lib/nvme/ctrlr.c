@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Controller bring-up over fabrics (NVMe-oF 1.1, 3.3 and 3.5; NVMe Base 2.0, 3.5.2):
- * Connect on the admin queue, CAP/VS, CC.EN and CSTS.RDY, Identify; admin commands,
- * keep-alive, discovery log, I/O queue pairs and orderly shutdown.
+ * Controller bring-up over fabrics (NVMe-oF 1.1, 3.3 and 3.5; NVMe Base 2.0, 3.5.2) as a
+ * poll-driven state machine: Connect on the admin queue, CAP/VS, CC.EN and CSTS.RDY,
+ * Identify, Asynchronous Event Configuration, namespaces. The same machine reconnects
+ * after a reset, with back-off after failures. Also: admin commands, keep-alive,
+ * asynchronous events, discovery log, I/O queue pairs and orderly shutdown.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ftgt/log.h"
@@ -70,6 +74,15 @@ ftgt_nvme_status_str(uint16_t status)
 			break;
 		case NVME_SC_LBA_OUT_OF_RANGE:
 			name = "LBA_OUT_OF_RANGE";
+			break;
+		case NVME_SC_ABORTED_FAILED_FUSED:
+			name = "ABORTED_FAILED_FUSED";
+			break;
+		case NVME_SC_ABORTED_MISSING_FUSED:
+			name = "ABORTED_MISSING_FUSED";
+			break;
+		case NVME_SC_ATOMIC_WRITE_UNIT_EXCEEDED:
+			name = "ATOMIC_WRITE_UNIT_EXCEEDED";
 			break;
 		default:
 			break;
@@ -142,6 +155,9 @@ ftgt_nvme_ctrlr_opts_default(struct ftgt_nvme_ctrlr_opts *opts)
 	opts->io_queue_size = 128;
 	opts->connect_timeout_ms = 5000;
 	opts->command_timeout_ms = 30000;
+	opts->reconnect_delay_ms = 0;
+	opts->reconnect_max_delay_ms = 10000;
+	opts->ctrlr_loss_timeout_ms = -1;
 }
 
 static int
@@ -185,64 +201,9 @@ sync_submit(struct ftgt_nvme_qpair *q, struct nvme_cmd *cmd, void *buf, uint32_t
 	if (cpl != NULL) {
 		*cpl = sc.cpl;
 	}
-	if (q->state == NVME_QPAIR_FAILED) {
+	if (nvme_qpair_is_dead(q)) {
 		return -ENXIO;
 	}
-	return 0;
-}
-
-int
-nvme_fabric_connect(struct ftgt_nvme_ctrlr *ctrlr, struct ftgt_nvme_qpair *q, uint16_t cntlid,
-                    uint64_t deadline_ms, uint16_t *cntlid_out, char *err, size_t err_len)
-{
-	struct nvmf_connect_data *data;
-	struct nvmf_connect_cmd *cc;
-	struct nvme_cmd cmd;
-	struct nvme_cpl cpl;
-	uint16_t status;
-	int rc;
-
-	data = calloc(1, sizeof(*data));
-	if (data == NULL) {
-		return -ENOMEM;
-	}
-	memcpy(data->hostid, ctrlr->opts.hostid, sizeof(data->hostid));
-	data->cntlid = ftgt_cpu_to_le16(cntlid);
-	ftgt_strlcpy(data->hostnqn, ctrlr->opts.hostnqn, sizeof(data->hostnqn));
-	ftgt_strlcpy(data->subnqn, ctrlr->trid.subnqn, sizeof(data->subnqn));
-
-	memset(&cmd, 0, sizeof(cmd));
-	cc = (struct nvmf_connect_cmd *)&cmd;
-	cc->opcode = NVME_OPC_FABRIC;
-	cc->fctype = NVMF_FCTYPE_CONNECT;
-	cc->qid = ftgt_cpu_to_le16(q->qid);
-	cc->sqsize = ftgt_cpu_to_le16((uint16_t)(q->num_entries - 1));
-	cc->kato = ftgt_cpu_to_le32(q->qid == 0 ? ctrlr->opts.kato_ms : 0);
-
-	/* Connect data always travels in the capsule (NVMe/TCP 1.0, 3.3.4). */
-	q->icd_max_bytes = sizeof(*data);
-	rc = sync_submit(q, &cmd, data, sizeof(*data), deadline_ms, &cpl);
-	free(data);
-	if (rc == -ETIMEDOUT) {
-		snprintf(err, err_len, "no response to Fabrics Connect (queue %u)", q->qid);
-		return rc;
-	}
-	if (rc != 0) {
-		snprintf(err, err_len, "Fabrics Connect (queue %u) failed: %s", q->qid,
-		         q->fail_reason[0] != '\0' ? q->fail_reason : strerror(-rc));
-		return rc;
-	}
-	status = ftgt_le16_to_cpu(cpl.status);
-	if (ftgt_nvme_cpl_is_error(&cpl)) {
-		snprintf(err, err_len,
-		         "controller refused Fabrics Connect (queue %u, subnqn %s): %s", q->qid,
-		         ctrlr->trid.subnqn, ftgt_nvme_status_str(status));
-		return status_to_errno(status);
-	}
-	if (cntlid_out != NULL) {
-		*cntlid_out = (uint16_t)(ftgt_le32_to_cpu(cpl.cdw0) & 0xffff);
-	}
-	q->state = NVME_QPAIR_READY;
 	return 0;
 }
 
@@ -295,93 +256,810 @@ prop_set4(struct ftgt_nvme_ctrlr *ctrlr, uint32_t ofst, uint32_t value, uint64_t
 	return ftgt_nvme_cpl_is_error(&cpl) ? -EIO : 0;
 }
 
-static int
-identify_sync(struct ftgt_nvme_ctrlr *ctrlr, uint8_t cns, uint32_t nsid, void *buf,
-              uint64_t deadline_ms)
-{
-	struct nvme_cmd cmd;
-	struct nvme_cpl cpl;
-	int rc;
+/* ---- State -------------------------------------------------------------------------- */
 
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.opc = NVME_OPC_IDENTIFY;
-	cmd.nsid = ftgt_cpu_to_le32(nsid);
-	cmd.cdw10 = ftgt_cpu_to_le32(cns);
-	rc = sync_submit(ctrlr->adminq, &cmd, buf, NVME_IDENTIFY_DATA_BYTES, deadline_ms, &cpl);
-	if (rc != 0) {
-		return rc;
+/*
+ * The state is stored before gen grows, so an I/O thread that sees the new gen (acquire)
+ * sees the new state as well (qpair.c reads gen, then state).
+ */
+static void
+ctrlr_set_state(struct ftgt_nvme_ctrlr *ctrlr, enum ftgt_nvme_ctrlr_state st, bool bump_gen)
+{
+	__atomic_store_n(&ctrlr->state, (uint32_t)st, __ATOMIC_RELEASE);
+	if (bump_gen) {
+		__atomic_fetch_add(&ctrlr->gen, 1, __ATOMIC_RELEASE);
 	}
-	return ftgt_nvme_cpl_is_error(&cpl) ? -EIO : 0;
 }
 
-static int
-ctrlr_scan_namespaces(struct ftgt_nvme_ctrlr *ctrlr, uint64_t deadline_ms)
+enum ftgt_nvme_ctrlr_state
+ftgt_nvme_ctrlr_get_state(const struct ftgt_nvme_ctrlr *ctrlr)
 {
-	ftgt_le32 *list;
-	uint32_t i, n = 0;
-	int rc;
+	return nvme_ctrlr_state(ctrlr);
+}
 
-	list = calloc(1, NVME_IDENTIFY_DATA_BYTES);
-	if (list == NULL) {
-		return -ENOMEM;
+const char *
+ftgt_nvme_ctrlr_state_str(enum ftgt_nvme_ctrlr_state state)
+{
+	switch (state) {
+	case FTGT_NVME_CTRLR_CONNECTING:
+		return "connecting";
+	case FTGT_NVME_CTRLR_ENABLED:
+		return "enabled";
+	case FTGT_NVME_CTRLR_RESETTING:
+		return "resetting";
+	case FTGT_NVME_CTRLR_FAILED:
+		return "failed";
 	}
-	rc = identify_sync(ctrlr, NVME_IDENTIFY_CNS_ACTIVE_NS_LIST, 0, list, deadline_ms);
-	if (rc != 0) {
-		goto out;
-	}
-	while (n < NVME_IDENTIFY_DATA_BYTES / 4 && list[n] != 0) {
-		n++;
-	}
-	ctrlr->ns = calloc(n > 0 ? n : 1, sizeof(*ctrlr->ns));
-	if (ctrlr->ns == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		struct nvme_ns *ns = &ctrlr->ns[ctrlr->num_ns];
-		uint8_t fmt;
+	return "unknown";
+}
 
-		ns->nsid = ftgt_le32_to_cpu(list[i]);
-		rc = identify_sync(ctrlr, NVME_IDENTIFY_CNS_NS, ns->nsid, &ns->data, deadline_ms);
-		if (rc != 0) {
-			goto out;
-		}
-		fmt = ns->data.flbas & 0xf;
-		if (ns->data.lbaf[fmt].lbads < 9 || ns->data.lbaf[fmt].lbads > 16) {
-			FTGT_WARNLOG("%s: namespace %u has block size 2^%u, skipped\n",
-			             ctrlr->trid.subnqn, ns->nsid, ns->data.lbaf[fmt].lbads);
-			continue;
-		}
-		ns->block_size = 1u << ns->data.lbaf[fmt].lbads;
-		ns->num_blocks = ftgt_le64_to_cpu(ns->data.nsze);
-		ctrlr->num_ns++;
-	}
-out:
-	free(list);
-	return rc;
+bool
+ftgt_nvme_ctrlr_is_failed(const struct ftgt_nvme_ctrlr *ctrlr)
+{
+	return nvme_ctrlr_state(ctrlr) == FTGT_NVME_CTRLR_FAILED;
 }
 
 int
-ftgt_nvme_connect(const struct ftgt_nvme_transport_id *trid,
-                  const struct ftgt_nvme_ctrlr_opts *opts, struct ftgt_nvme_ctrlr **ctrlr_out,
-                  char *err, size_t err_len)
+ftgt_nvme_ctrlr_get_connect_error(const struct ftgt_nvme_ctrlr *ctrlr, char *err, size_t err_len)
 {
-	struct ftgt_nvme_ctrlr *ctrlr;
-	char ebuf[256], sbuf[32];
-	uint64_t deadline, value, rdy_deadline;
-	uint32_t cc, mqes;
+	if (err != NULL && err_len > 0) {
+		ftgt_strlcpy(err, ctrlr->conn_err, err_len);
+	}
+	return ctrlr->conn_rc;
+}
+
+/* ---- Fabrics Connect (any queue) -------------------------------------------------------- */
+
+static void
+fabric_connect_cb(void *cb_arg, const struct nvme_cpl *cpl)
+{
+	struct ftgt_nvme_qpair *q = cb_arg;
+	struct ftgt_nvme_ctrlr *ctrlr = q->ctrlr;
+	uint16_t status = ftgt_le16_to_cpu(cpl->status);
+	char msg[sizeof(q->fail_reason)];
+
+	if (nvme_qpair_is_dead(q) || q->state != NVME_QPAIR_CONNECTING) {
+		return; /* ended with the connection: the reason is already there */
+	}
+	if (ftgt_nvme_cpl_is_error(cpl)) {
+		snprintf(msg, sizeof(msg),
+		         "controller refused Fabrics Connect (queue %u, subnqn %s): %s", q->qid,
+		         ctrlr->trid.subnqn, ftgt_nvme_status_str(status));
+		nvme_tcp_qpair_fail(q, msg);
+		q->conn_rc = status_to_errno(status);
+		return;
+	}
+	q->cntlid_out = (uint16_t)(ftgt_le32_to_cpu(cpl->cdw0) & 0xffff);
+	if (q->qid == 0) {
+		q->icd_max_bytes = NVME_TCP_ADMIN_ICD_BYTES;
+		q->timeout_ms = 0; /* the connect deadline covers bring-up */
+	} else {
+		/* NVMe-oF 1.1, 4.2: IOCCSZ counts the 64-byte SQE. */
+		q->icd_max_bytes = ctrlr->ioccsz_bytes > sizeof(struct nvme_cmd)
+		                           ? ctrlr->ioccsz_bytes - (uint32_t)sizeof(struct nvme_cmd)
+		                           : 0;
+		q->timeout_ms = ctrlr->opts.command_timeout_ms;
+	}
+	q->connect_deadline_ms = 0;
+	q->connected_once = true;
+	q->state = NVME_QPAIR_READY;
+}
+
+int
+nvme_fabric_connect_submit(struct ftgt_nvme_qpair *q, uint16_t cntlid)
+{
+	struct ftgt_nvme_ctrlr *ctrlr = q->ctrlr;
+	struct nvmf_connect_data *data = q->connect_data;
+	struct nvmf_connect_cmd *cc;
+	struct nvme_cmd cmd;
 	int rc;
 
-	if (err == NULL || err_len == 0) {
-		err = ebuf;
-		err_len = sizeof(ebuf);
+	memset(data, 0, sizeof(*data));
+	memcpy(data->hostid, ctrlr->opts.hostid, sizeof(data->hostid));
+	data->cntlid = ftgt_cpu_to_le16(cntlid);
+	ftgt_strlcpy(data->hostnqn, ctrlr->opts.hostnqn, sizeof(data->hostnqn));
+	ftgt_strlcpy(data->subnqn, ctrlr->trid.subnqn, sizeof(data->subnqn));
+
+	memset(&cmd, 0, sizeof(cmd));
+	cc = (struct nvmf_connect_cmd *)&cmd;
+	cc->opcode = NVME_OPC_FABRIC;
+	cc->fctype = NVMF_FCTYPE_CONNECT;
+	cc->qid = ftgt_cpu_to_le16(q->qid);
+	cc->sqsize = ftgt_cpu_to_le16((uint16_t)(q->num_entries - 1));
+	cc->kato = ftgt_cpu_to_le32(q->qid == 0 ? ctrlr->opts.kato_ms : 0);
+
+	/* Connect data always travels in the capsule (NVMe/TCP 1.0, 3.3.4). */
+	q->icd_max_bytes = sizeof(*data);
+	rc = nvme_tcp_qpair_submit(q, &cmd, data, sizeof(*data), fabric_connect_cb, q);
+	if (rc == 0) {
+		q->connect_sent = true;
 	}
-	err[0] = '\0';
-	*ctrlr_out = NULL;
+	return rc;
+}
+
+/* ---- (Re)connect machine (admin thread) -------------------------------------------------- */
+
+static void
+init_cb(void *cb_arg, const struct nvme_cpl *cpl)
+{
+	struct ftgt_nvme_ctrlr *ctrlr = cb_arg;
+
+	ctrlr->init_cpl = *cpl;
+	ctrlr->init_busy = false;
+}
+
+static int
+init_submit(struct ftgt_nvme_ctrlr *ctrlr, struct nvme_cmd *cmd, void *buf, uint32_t len)
+{
+	int rc = nvme_tcp_qpair_submit(ctrlr->adminq, cmd, buf, len, init_cb, ctrlr);
+
+	if (rc == 0) {
+		ctrlr->init_busy = true;
+		memset(&ctrlr->init_cpl, 0, sizeof(ctrlr->init_cpl));
+	}
+	return rc;
+}
+
+static int
+init_prop_get(struct ftgt_nvme_ctrlr *ctrlr, uint32_t ofst, uint8_t size)
+{
+	struct nvmf_property_get_cmd *pg;
+	struct nvme_cmd cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	pg = (struct nvmf_property_get_cmd *)&cmd;
+	pg->opcode = NVME_OPC_FABRIC;
+	pg->fctype = NVMF_FCTYPE_PROPERTY_GET;
+	pg->attrib = size;
+	pg->ofst = ftgt_cpu_to_le32(ofst);
+	return init_submit(ctrlr, &cmd, NULL, 0);
+}
+
+static int
+init_prop_set4(struct ftgt_nvme_ctrlr *ctrlr, uint32_t ofst, uint32_t value)
+{
+	struct nvmf_property_set_cmd *ps;
+	struct nvme_cmd cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	ps = (struct nvmf_property_set_cmd *)&cmd;
+	ps->opcode = NVME_OPC_FABRIC;
+	ps->fctype = NVMF_FCTYPE_PROPERTY_SET;
+	ps->attrib = NVMF_PROP_SIZE_4;
+	ps->ofst = ftgt_cpu_to_le32(ofst);
+	ps->value = ftgt_cpu_to_le64(value);
+	return init_submit(ctrlr, &cmd, NULL, 0);
+}
+
+static uint64_t
+init_value(const struct ftgt_nvme_ctrlr *ctrlr)
+{
+	return (uint64_t)ftgt_le32_to_cpu(ctrlr->init_cpl.cdw0) |
+	       (uint64_t)ftgt_le32_to_cpu(ctrlr->init_cpl.cdw1) << 32;
+}
+
+static bool
+loss_timeout_expired(const struct ftgt_nvme_ctrlr *ctrlr, uint64_t now)
+{
+	return ctrlr->opts.ctrlr_loss_timeout_ms >= 0 &&
+	       now - ctrlr->fail_start_ms >= (uint64_t)ctrlr->opts.ctrlr_loss_timeout_ms;
+}
+
+/* Drop Aborts that I/O qpairs asked for: their commands end with the reset anyway. */
+static void
+drop_pending_aborts(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	struct ftgt_nvme_qpair *q;
+
+	pthread_mutex_lock(&ctrlr->qpairs_lock);
+	for (q = ctrlr->qpairs; q != NULL; q = q->next_in_ctrlr) {
+		if (__atomic_exchange_n(&q->abort_cid_plus1, 0, __ATOMIC_ACQUIRE) != 0) {
+			__atomic_fetch_sub(&ctrlr->aborts_pending, 1, __ATOMIC_RELAXED);
+		}
+	}
+	pthread_mutex_unlock(&ctrlr->qpairs_lock);
+}
+
+/* Close the admin connection: its commands end (ABORTED_SQ_DELETION), AERs disarm. */
+static void
+ctrlr_close_admin(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	uint32_t i;
+
+	if (!nvme_qpair_is_dead(ctrlr->adminq)) {
+		nvme_tcp_qpair_disconnect(ctrlr->adminq);
+	}
+	nvme_scan_cancel(ctrlr);
+	for (i = 0; i < NVME_HOST_MAX_AERS; i++) {
+		ctrlr->aers[i].state = NVME_AER_IDLE;
+		ctrlr->aers[i].busy = false;
+	}
+	ctrlr->init_busy = false;
+	ctrlr->keep_alive_outstanding = false;
+	ctrlr->keep_alive_failed = false;
+	drop_pending_aborts(ctrlr);
+}
+
+static void
+ctrlr_set_failed(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	ctrlr->step = NVME_CSTEP_IDLE;
+	ctrlr->disconnect_pending = false;
+	ctrlr_close_admin(ctrlr);
+	ctrlr_set_state(ctrlr, FTGT_NVME_CTRLR_FAILED, true);
+}
+
+/*
+ * Begin a reset: RESETTING at once (I/O qpairs notice the new gen), the admin connection
+ * is closed in the next poll, the first attempt follows first_delay_ms later.
+ */
+static void
+ctrlr_start_reset(struct ftgt_nvme_ctrlr *ctrlr, uint32_t first_delay_ms)
+{
+	uint64_t now = nvme_now_ms();
+	uint32_t d = ctrlr->opts.reconnect_delay_ms;
+	uint32_t max = FTGT_MAX(ctrlr->opts.reconnect_max_delay_ms, d);
+
+	ctrlr_set_state(ctrlr, FTGT_NVME_CTRLR_RESETTING, true);
+	ctrlr->fail_start_ms = now;
+	ctrlr->attempts = 0;
+	ctrlr->cur_delay_ms = first_delay_ms == 0 ? d : (uint32_t)FTGT_MIN((uint64_t)d * 2, max);
+	ctrlr->next_attempt_ms = now + first_delay_ms;
+	ctrlr->disconnect_pending = true;
+	ctrlr->step = NVME_CSTEP_WAIT_DELAY;
+}
+
+int
+ftgt_nvme_ctrlr_reset(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	switch (nvme_ctrlr_state(ctrlr)) {
+	case FTGT_NVME_CTRLR_ENABLED:
+		FTGT_NOTICELOG("%s: resetting the controller\n", ctrlr->trid.subnqn);
+		ctrlr_start_reset(ctrlr, 0);
+		return 0;
+	case FTGT_NVME_CTRLR_FAILED:
+		return -ENXIO;
+	default:
+		return -EBUSY;
+	}
+}
+
+/* The admin connection broke while ENABLED. */
+static void
+ctrlr_admin_failed(struct ftgt_nvme_ctrlr *ctrlr, const char *reason)
+{
+	snprintf(ctrlr->conn_err, sizeof(ctrlr->conn_err), "%s", reason);
+	ctrlr->conn_rc = ctrlr->adminq->conn_rc != 0 ? ctrlr->adminq->conn_rc : -EIO;
+	if (nvme_ctrlr_reconnect_enabled(ctrlr)) {
+		FTGT_WARNLOG("%s: admin connection lost (%s): reconnecting in %u ms\n",
+		             ctrlr->trid.subnqn, reason, ctrlr->opts.reconnect_delay_ms);
+		ctrlr_start_reset(ctrlr, ctrlr->opts.reconnect_delay_ms);
+		return;
+	}
+	FTGT_ERRLOG("%s: admin connection lost: %s\n", ctrlr->trid.subnqn, reason);
+	ctrlr_set_failed(ctrlr);
+}
+
+static void
+attempt_start(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	uint64_t now = nvme_now_ms();
+
+	ctrlr->attempts++;
+	ctrlr->attempt_deadline_ms = now + ctrlr->opts.connect_timeout_ms;
+	ctrlr->init_busy = false;
+	ctrlr->step = NVME_CSTEP_TRANSPORT;
+	/* A failure here leaves the queue dead: the TRANSPORT step reports it. */
+	nvme_tcp_qpair_start_connect(ctrlr->adminq, &ctrlr->trid, ctrlr->attempt_deadline_ms);
+}
+
+static void
+attempt_failed(struct ftgt_nvme_ctrlr *ctrlr, int rc, const char *msg)
+{
+	uint64_t now = nvme_now_ms();
+	uint32_t max;
+
+	ctrlr->conn_rc = rc != 0 ? rc : -EIO;
+	if (msg != ctrlr->conn_err) {
+		ftgt_strlcpy(ctrlr->conn_err, msg, sizeof(ctrlr->conn_err));
+	}
+	ctrlr_close_admin(ctrlr);
+	if (nvme_ctrlr_state(ctrlr) == FTGT_NVME_CTRLR_CONNECTING) {
+		FTGT_DEBUGLOG(nvme, "%s: connect failed: %s\n", ctrlr->trid.subnqn, msg);
+		ctrlr_set_failed(ctrlr);
+		return;
+	}
+	if (!nvme_ctrlr_reconnect_enabled(ctrlr) || loss_timeout_expired(ctrlr, now)) {
+		FTGT_ERRLOG("%s: reconnect failed (%s): giving up\n", ctrlr->trid.subnqn, msg);
+		ctrlr_set_failed(ctrlr);
+		return;
+	}
+	FTGT_WARNLOG("%s: reconnect attempt %u failed (%s): next in %u ms\n", ctrlr->trid.subnqn,
+	             ctrlr->attempts, msg, ctrlr->cur_delay_ms);
+	ctrlr->next_attempt_ms = now + ctrlr->cur_delay_ms;
+	max = FTGT_MAX(ctrlr->opts.reconnect_max_delay_ms, ctrlr->opts.reconnect_delay_ms);
+	ctrlr->cur_delay_ms = (uint32_t)FTGT_MIN((uint64_t)ctrlr->cur_delay_ms * 2, max);
+	ctrlr->step = NVME_CSTEP_WAIT_DELAY;
+}
+
+static void attempt_failed_fmt(struct ftgt_nvme_ctrlr *ctrlr, int rc, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void
+attempt_failed_fmt(struct ftgt_nvme_ctrlr *ctrlr, int rc, const char *fmt, ...)
+{
+	char msg[sizeof(ctrlr->conn_err)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	attempt_failed(ctrlr, rc, msg);
+}
+
+static const char *
+step_cmd_name(uint8_t step)
+{
+	switch (step) {
+	case NVME_CSTEP_CAP:
+	case NVME_CSTEP_VS:
+		return "Property Get CAP/VS";
+	case NVME_CSTEP_CC:
+		return "Property Get CC";
+	case NVME_CSTEP_EN:
+		return "Property Set CC.EN";
+	case NVME_CSTEP_RDY:
+		return "Property Get CSTS";
+	case NVME_CSTEP_IDENTIFY:
+		return "Identify Controller";
+	case NVME_CSTEP_NS:
+		return "Identify namespaces";
+	default:
+		return "connect";
+	}
+}
+
+/* The finished init command failed: false if it did (the attempt then failed). */
+static bool
+init_ok(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	if (!ftgt_nvme_cpl_is_error(&ctrlr->init_cpl)) {
+		return true;
+	}
+	attempt_failed_fmt(ctrlr, -EIO, "%s failed: %s", step_cmd_name(ctrlr->step),
+	                   ftgt_nvme_status_str(ftgt_le16_to_cpu(ctrlr->init_cpl.status)));
+	return false;
+}
+
+static void
+ctrlr_enabled(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	uint32_t i, n;
+
+	__atomic_store_n(&ctrlr->cntlid, ctrlr->adminq->cntlid_out, __ATOMIC_RELAXED);
+	ctrlr->adminq->timeout_ms = ctrlr->opts.command_timeout_ms;
+	ctrlr->last_keep_alive_ms = nvme_now_ms();
+	ctrlr->enabled_ms = ctrlr->last_keep_alive_ms;
+	ctrlr->keep_alive_outstanding = false;
+	ctrlr->keep_alive_failed = false;
+	ctrlr->step = NVME_CSTEP_IDLE;
+	ctrlr->conn_rc = 0;
+	ctrlr->conn_err[0] = '\0';
+	if (nvme_ctrlr_state(ctrlr) == FTGT_NVME_CTRLR_RESETTING) {
+		ctrlr->resets++;
+		FTGT_NOTICELOG("%s: controller reconnected (cntlid %u)\n", ctrlr->trid.subnqn,
+		               ctrlr->cntlid);
+	}
+	/* AERL is 0's based; a few outstanding are enough (Base 2.0, 5.2). */
+	n = FTGT_MIN((uint32_t)ctrlr->cdata.aerl + 1, (uint32_t)NVME_HOST_MAX_AERS);
+	ctrlr->num_aers = n;
+	for (i = 0; i < n; i++) {
+		ctrlr->aers[i].ctrlr = ctrlr;
+		ctrlr->aers[i].busy = false;
+		ctrlr->aers[i].state = NVME_AER_ARM;
+	}
+	/* The cntlid (relaxed) before ENABLED (release): pairs with qpair.c's acquire. */
+	ctrlr_set_state(ctrlr, FTGT_NVME_CTRLR_ENABLED, false);
+	nvme_aer_poll(ctrlr);
+}
+
+static void
+ctrlr_init_poll(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	struct ftgt_nvme_qpair *aq = ctrlr->adminq;
+	uint8_t prev;
+
+	if (ctrlr->disconnect_pending) {
+		ctrlr->disconnect_pending = false;
+		ctrlr_close_admin(ctrlr);
+	}
+	if (ctrlr->step >= NVME_CSTEP_TRANSPORT && ctrlr->step < NVME_CSTEP_DONE) {
+		nvme_tcp_qpair_process(aq, 0);
+	}
+	do {
+		uint64_t now = nvme_now_ms();
+		struct nvme_cmd cmd;
+		uint32_t cc, aec;
+
+		prev = ctrlr->step;
+		if (ctrlr->step >= NVME_CSTEP_TRANSPORT && ctrlr->step < NVME_CSTEP_DONE) {
+			if (nvme_qpair_is_dead(aq)) {
+				attempt_failed(ctrlr, aq->conn_rc,
+				               aq->fail_reason[0] != '\0' ? aq->fail_reason
+				                                          : "connection failed");
+				break;
+			}
+			if (now >= ctrlr->attempt_deadline_ms) {
+				if (ctrlr->step == NVME_CSTEP_TRANSPORT ||
+				    ctrlr->step == NVME_CSTEP_CONNECT) {
+					nvme_tcp_qpair_process(aq, 0); /* words the timeout */
+					attempt_failed(ctrlr, -ETIMEDOUT,
+					               aq->fail_reason[0] != '\0'
+					                       ? aq->fail_reason
+					                       : "connect timed out");
+				} else {
+					attempt_failed_fmt(ctrlr, -ETIMEDOUT, "%s timed out",
+					                   step_cmd_name(ctrlr->step));
+				}
+				break;
+			}
+			if (ctrlr->init_busy) {
+				break;
+			}
+		}
+		switch (ctrlr->step) {
+		case NVME_CSTEP_WAIT_DELAY:
+			if (nvme_ctrlr_state(ctrlr) == FTGT_NVME_CTRLR_RESETTING &&
+			    ctrlr->attempts > 0 && loss_timeout_expired(ctrlr, now)) {
+				FTGT_ERRLOG("%s: controller loss timeout: giving up\n",
+				            ctrlr->trid.subnqn);
+				ctrlr_set_failed(ctrlr);
+				break;
+			}
+			if (now >= ctrlr->next_attempt_ms) {
+				attempt_start(ctrlr);
+			}
+			break;
+		case NVME_CSTEP_TRANSPORT:
+			if (aq->state == NVME_QPAIR_CONNECTING) {
+				if (nvme_fabric_connect_submit(aq, NVMF_CNTLID_DYNAMIC) != 0) {
+					attempt_failed(ctrlr, -ENOMEM,
+					               "cannot queue Fabrics Connect");
+					break;
+				}
+				ctrlr->step = NVME_CSTEP_CONNECT;
+			}
+			break;
+		case NVME_CSTEP_CONNECT:
+			if (aq->state == NVME_QPAIR_READY &&
+			    init_prop_get(ctrlr, NVME_REG_CAP, NVMF_PROP_SIZE_8) == 0) {
+				ctrlr->step = NVME_CSTEP_CAP;
+			}
+			break;
+		case NVME_CSTEP_CAP:
+			if (!init_ok(ctrlr)) {
+				break;
+			}
+			if (!ctrlr->identified) {
+				ctrlr->cap = init_value(ctrlr);
+			}
+			ctrlr->rdy_deadline_ms =
+			        now + 500 * ((init_value(ctrlr) >> NVME_CAP_TO_SHIFT) & 0xff) + 500;
+			if (init_prop_get(ctrlr, NVME_REG_VS, NVMF_PROP_SIZE_4) == 0) {
+				ctrlr->step = NVME_CSTEP_VS;
+			}
+			break;
+		case NVME_CSTEP_VS:
+			if (!init_ok(ctrlr)) {
+				break;
+			}
+			ctrlr->vs = (uint32_t)init_value(ctrlr);
+			if (init_prop_get(ctrlr, NVME_REG_CC, NVMF_PROP_SIZE_4) == 0) {
+				ctrlr->step = NVME_CSTEP_CC;
+			}
+			break;
+		case NVME_CSTEP_CC:
+			if (!init_ok(ctrlr)) {
+				break;
+			}
+			cc = (uint32_t)init_value(ctrlr);
+			cc &= ~(NVME_CC_SHN_MASK << NVME_CC_SHN_SHIFT);
+			cc |= NVME_CC_EN | (6u << NVME_CC_IOSQES_SHIFT) |
+			      (4u << NVME_CC_IOCQES_SHIFT);
+			if (init_prop_set4(ctrlr, NVME_REG_CC, cc) == 0) {
+				ctrlr->step = NVME_CSTEP_EN;
+			}
+			break;
+		case NVME_CSTEP_EN:
+			if (!init_ok(ctrlr)) {
+				break;
+			}
+			/* CAP.TO in 500 ms units bounds the wait for CSTS.RDY. */
+			ctrlr->rdy_deadline_ms = FTGT_MAX(ctrlr->rdy_deadline_ms, now + 500);
+			ctrlr->next_poll_ms = 0;
+			if (init_prop_get(ctrlr, NVME_REG_CSTS, NVMF_PROP_SIZE_4) == 0) {
+				ctrlr->step = NVME_CSTEP_RDY;
+			}
+			break;
+		case NVME_CSTEP_RDY:
+			if (ctrlr->next_poll_ms != 0) {
+				/* Waiting to ask again. */
+				if (now < ctrlr->next_poll_ms) {
+					break;
+				}
+				if (init_prop_get(ctrlr, NVME_REG_CSTS, NVMF_PROP_SIZE_4) == 0) {
+					ctrlr->next_poll_ms = 0;
+				}
+				break;
+			}
+			if (!init_ok(ctrlr)) {
+				break;
+			}
+			if (init_value(ctrlr) & NVME_CSTS_CFS) {
+				attempt_failed(ctrlr, -EIO,
+				               "controller fatal status (CSTS.CFS) after enable");
+				break;
+			}
+			if (!(init_value(ctrlr) & NVME_CSTS_RDY)) {
+				if (now >= ctrlr->rdy_deadline_ms) {
+					attempt_failed(ctrlr, -ETIMEDOUT,
+					               "controller not ready (CSTS.RDY) in time");
+					break;
+				}
+				ctrlr->next_poll_ms = now + 1;
+				break;
+			}
+			memset(&cmd, 0, sizeof(cmd));
+			cmd.opc = NVME_OPC_IDENTIFY;
+			cmd.cdw10 = ftgt_cpu_to_le32(NVME_IDENTIFY_CNS_CTRLR);
+			if (init_submit(ctrlr, &cmd, ctrlr->init_buf, NVME_IDENTIFY_DATA_BYTES) ==
+			    0) {
+				ctrlr->step = NVME_CSTEP_IDENTIFY;
+			}
+			break;
+		case NVME_CSTEP_IDENTIFY:
+			if (!init_ok(ctrlr)) {
+				break;
+			}
+			memcpy(&ctrlr->cdata, ctrlr->init_buf, sizeof(ctrlr->cdata));
+			if (!ctrlr->identified) {
+				uint32_t mqes = (uint32_t)(ctrlr->cap & NVME_CAP_MQES_MASK) + 1;
+
+				/* Fixed from now on: I/O threads read them without locks. */
+				ctrlr->ioccsz_bytes = ftgt_le32_to_cpu(ctrlr->cdata.ioccsz) * 16;
+				ctrlr->max_xfer_bytes = NVME_HOST_MAX_XFER_BYTES;
+				if (ctrlr->cdata.mdts != 0) {
+					uint32_t mps =
+					        1u << (12 + ((ctrlr->cap >> NVME_CAP_MPSMIN_SHIFT) &
+					                     0xf));
+
+					if (ctrlr->cdata.mdts < 20 &&
+					    (uint64_t)mps << ctrlr->cdata.mdts <
+					            ctrlr->max_xfer_bytes) {
+						ctrlr->max_xfer_bytes = mps << ctrlr->cdata.mdts;
+					}
+				}
+				if (ctrlr->opts.io_queue_size == 0 ||
+				    ctrlr->opts.io_queue_size > mqes) {
+					ctrlr->opts.io_queue_size = FTGT_MIN(mqes, 128u);
+				}
+				if (ctrlr->opts.io_queue_size > NVME_HOST_MAX_QUEUE_SIZE) {
+					ctrlr->opts.io_queue_size = NVME_HOST_MAX_QUEUE_SIZE;
+				}
+				ctrlr->identified = true;
+			}
+			/* Notices we handle, where supported (Base 2.0, 5.27.1.7). */
+			aec = 0;
+			if (ftgt_nvme_ctrlr_is_discovery(ctrlr)) {
+				aec = ftgt_le32_to_cpu(ctrlr->cdata.oaes) &
+				      NVME_CTRLR_OAES_DISCOVERY_LOG_CHANGE_NOTICES;
+			} else {
+				aec = ftgt_le32_to_cpu(ctrlr->cdata.oaes) &
+				      NVME_CTRLR_OAES_NS_ATTR_NOTICES;
+			}
+			if (aec == 0) {
+				ctrlr->step = NVME_CSTEP_AEC;
+				ctrlr->init_cpl.status = 0;
+				break;
+			}
+			memset(&cmd, 0, sizeof(cmd));
+			cmd.opc = NVME_OPC_SET_FEATURES;
+			cmd.cdw10 = ftgt_cpu_to_le32(NVME_FEAT_ASYNC_EVENT_CONFIGURATION);
+			cmd.cdw11 = ftgt_cpu_to_le32(aec);
+			if (init_submit(ctrlr, &cmd, NULL, 0) == 0) {
+				ctrlr->step = NVME_CSTEP_AEC;
+			}
+			break;
+		case NVME_CSTEP_AEC:
+			if (ftgt_nvme_cpl_is_error(&ctrlr->init_cpl)) {
+				FTGT_DEBUGLOG(nvme, "%s: Set Features Async Event Config: %s\n",
+				              ctrlr->trid.subnqn,
+				              ftgt_nvme_status_str(
+				                      ftgt_le16_to_cpu(ctrlr->init_cpl.status)));
+			}
+			if (ftgt_nvme_ctrlr_is_discovery(ctrlr)) {
+				ctrlr->step = NVME_CSTEP_DONE;
+				break;
+			}
+			ctrlr->scan_req_seq++;
+			nvme_scan_start(ctrlr);
+			ctrlr->step = NVME_CSTEP_NS;
+			break;
+		case NVME_CSTEP_NS:
+			nvme_scan_poll(ctrlr);
+			if (ctrlr->scan_active) {
+				break;
+			}
+			if (ctrlr->scan_rc != 0) {
+				attempt_failed_fmt(ctrlr, ctrlr->scan_rc,
+				                   "Identify namespaces failed: %s",
+				                   strerror(-ctrlr->scan_rc));
+				break;
+			}
+			ctrlr->step = NVME_CSTEP_DONE;
+			break;
+		case NVME_CSTEP_DONE:
+			ctrlr_enabled(ctrlr);
+			break;
+		default:
+			break;
+		}
+	} while (ctrlr->step != prev);
+}
+
+/* ---- Admin polling ---------------------------------------------------------------------- */
+
+static void
+keep_alive_cb(void *cb_arg, const struct nvme_cpl *cpl)
+{
+	struct ftgt_nvme_ctrlr *ctrlr = cb_arg;
+
+	ctrlr->keep_alive_outstanding = false;
+	if (ftgt_nvme_cpl_is_error(cpl) && !nvme_cpl_is_sq_deletion(cpl)) {
+		FTGT_ERRLOG("%s: keep-alive failed: %s\n", ctrlr->trid.subnqn,
+		            ftgt_nvme_status_str(ftgt_le16_to_cpu(cpl->status)));
+		ctrlr->keep_alive_failed = true;
+	}
+}
+
+static void
+abort_cb(void *cb_arg, const struct nvme_cpl *cpl)
+{
+	struct ftgt_nvme_ctrlr *ctrlr = cb_arg;
+
+	/* CQE dword 0 bit 0 set: the command was not aborted (NVMe Base 2.0, 5.1.1). */
+	FTGT_DEBUGLOG(nvme, "%s: Abort completed: %s, cdw0 %u\n", ctrlr->trid.subnqn,
+	              ftgt_nvme_status_str(ftgt_le16_to_cpu(cpl->status)),
+	              ftgt_le32_to_cpu(cpl->cdw0));
+}
+
+/* Send the Aborts that I/O qpairs asked for (their commands timed out). */
+static void
+nvme_ctrlr_send_aborts(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	struct ftgt_nvme_qpair *q;
+
+	pthread_mutex_lock(&ctrlr->qpairs_lock);
+	for (q = ctrlr->qpairs; q != NULL; q = q->next_in_ctrlr) {
+		/* Pairs with the release store in check_timeouts() (tcp.c). */
+		uint64_t v = __atomic_exchange_n(&q->abort_cid_plus1, 0, __ATOMIC_ACQUIRE);
+		uint32_t cid1 = (uint32_t)v;
+
+		if (v == 0) {
+			continue;
+		}
+		__atomic_fetch_sub(&ctrlr->aborts_pending, 1, __ATOMIC_RELAXED);
+		if ((uint32_t)(v >> 32) != __atomic_load_n(&ctrlr->gen, __ATOMIC_RELAXED)) {
+			continue; /* asked for before the last reset */
+		}
+		if (ftgt_nvme_ctrlr_cmd_abort(ctrlr, q->qid, (uint16_t)(cid1 - 1), abort_cb,
+		                              ctrlr) == 0) {
+			ctrlr->aborts_sent++;
+		}
+	}
+	pthread_mutex_unlock(&ctrlr->qpairs_lock);
+}
+
+int
+ftgt_nvme_ctrlr_process_admin_completions(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	struct ftgt_nvme_qpair *aq = ctrlr->adminq;
+	enum ftgt_nvme_ctrlr_state st = nvme_ctrlr_state(ctrlr);
+	int rc;
+
+	if (st == FTGT_NVME_CTRLR_FAILED) {
+		return -ENXIO;
+	}
+	if (st == FTGT_NVME_CTRLR_ENABLED &&
+	    __atomic_load_n(&ctrlr->reset_requested, __ATOMIC_RELAXED) != 0 &&
+	    __atomic_exchange_n(&ctrlr->reset_requested, 0, __ATOMIC_ACQUIRE) ==
+	            (uint64_t)__atomic_load_n(&ctrlr->gen, __ATOMIC_RELAXED) + 1) {
+		/* Requests made before the last reset are stale: that reset served them. */
+		uint64_t now = nvme_now_ms();
+		uint32_t d = ctrlr->opts.reconnect_delay_ms;
+
+		/* A qpair that fails again right after each reset must not make a busy loop. */
+		if (now - ctrlr->enabled_ms >= FTGT_MAX(ctrlr->opts.reconnect_max_delay_ms, d)) {
+			ctrlr->req_delay_ms = 0;
+		}
+		FTGT_WARNLOG("%s: resetting the controller (asked for by a queue pair) in %u ms\n",
+		             ctrlr->trid.subnqn, ctrlr->req_delay_ms);
+		ctrlr_start_reset(ctrlr, ctrlr->req_delay_ms);
+		ctrlr->req_delay_ms = (uint32_t)FTGT_MIN(
+		        FTGT_MAX((uint64_t)ctrlr->req_delay_ms * 2, (uint64_t)d),
+		        (uint64_t)FTGT_MAX(ctrlr->opts.reconnect_max_delay_ms, d));
+		st = FTGT_NVME_CTRLR_RESETTING;
+	}
+	if (st != FTGT_NVME_CTRLR_ENABLED) {
+		uint64_t before = aq->stats.completions;
+
+		ctrlr_init_poll(ctrlr);
+		st = nvme_ctrlr_state(ctrlr);
+		if (st == FTGT_NVME_CTRLR_FAILED) {
+			return -ENXIO;
+		}
+		return st == FTGT_NVME_CTRLR_ENABLED ? (int)(aq->stats.completions - before)
+		                                     : -EAGAIN;
+	}
+
+	if (__atomic_load_n(&ctrlr->aborts_pending, __ATOMIC_ACQUIRE) != 0) {
+		nvme_ctrlr_send_aborts(ctrlr);
+	}
+	if (ctrlr->opts.kato_ms != 0 && !ctrlr->keep_alive_outstanding &&
+	    aq->state == NVME_QPAIR_READY) {
+		uint64_t now = nvme_now_ms();
+
+		if (now - ctrlr->last_keep_alive_ms >= ctrlr->opts.kato_ms / 2) {
+			struct nvme_cmd cmd;
+
+			memset(&cmd, 0, sizeof(cmd));
+			cmd.opc = NVME_OPC_KEEP_ALIVE;
+			if (nvme_tcp_qpair_submit(aq, &cmd, NULL, 0, keep_alive_cb, ctrlr) == 0) {
+				ctrlr->keep_alive_outstanding = true;
+				ctrlr->last_keep_alive_ms = now;
+			}
+		}
+	}
+	rc = nvme_tcp_qpair_process(aq, 0);
+	if (nvme_ctrlr_state(ctrlr) != FTGT_NVME_CTRLR_ENABLED) {
+		/* A callback reset (or detached) the controller. */
+		return nvme_ctrlr_state(ctrlr) == FTGT_NVME_CTRLR_FAILED ? -ENXIO : -EAGAIN;
+	}
+	if (rc < 0 || nvme_qpair_is_dead(aq) || ctrlr->keep_alive_failed) {
+		ctrlr_admin_failed(ctrlr, ctrlr->keep_alive_failed     ? "keep-alive failed"
+		                          : aq->fail_reason[0] != '\0' ? aq->fail_reason
+		                                                       : "admin queue failed");
+		return nvme_ctrlr_state(ctrlr) == FTGT_NVME_CTRLR_FAILED ? -ENXIO : -EAGAIN;
+	}
+	nvme_scan_poll(ctrlr);
+	nvme_aer_poll(ctrlr);
+	return rc;
+}
+
+/* ---- Connect and detach ----------------------------------------------------------------- */
+
+static void ctrlr_free(struct ftgt_nvme_ctrlr *ctrlr);
+
+static struct ftgt_nvme_ctrlr *
+ctrlr_create(const struct ftgt_nvme_transport_id *trid, const struct ftgt_nvme_ctrlr_opts *opts,
+             int *rc_out, char *err, size_t err_len)
+{
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	if (ftgt_parse_ip_port(trid->traddr, trid->trsvcid,
+	                       trid->adrfam == NVMF_ADRFAM_IPV6 ? AF_INET6 : AF_INET, &ss,
+	                       &sslen) != 0) {
+		snprintf(err, err_len, "bad address %s port %s", trid->traddr, trid->trsvcid);
+		*rc_out = -EINVAL;
+		return NULL;
+	}
 	ctrlr = calloc(1, sizeof(*ctrlr));
 	if (ctrlr == NULL) {
 		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
+		*rc_out = -ENOMEM;
+		return NULL;
 	}
 	ctrlr->trid = *trid;
 	if (opts != NULL) {
@@ -398,119 +1076,101 @@ ftgt_nvme_connect(const struct ftgt_nvme_transport_id *trid,
 	if (ctrlr->opts.connect_timeout_ms == 0) {
 		ctrlr->opts.connect_timeout_ms = 5000;
 	}
-	deadline = nvme_now_ms() + ctrlr->opts.connect_timeout_ms;
 	ctrlr->next_qid = 1;
 	pthread_mutex_init(&ctrlr->qpairs_lock, NULL);
-
+	ctrlr->state = FTGT_NVME_CTRLR_CONNECTING;
 	ctrlr->adminq = nvme_tcp_qpair_create(ctrlr, 0, ctrlr->opts.admin_queue_size);
-	if (ctrlr->adminq == NULL) {
+	ctrlr->init_buf = calloc(1, NVME_IDENTIFY_DATA_BYTES);
+	if (ctrlr->adminq == NULL || ctrlr->init_buf == NULL || nvme_ns_table_publish(ctrlr) != 0) {
 		snprintf(err, err_len, "out of memory");
-		rc = -ENOMEM;
-		goto fail;
+		*rc_out = -ENOMEM;
+		ctrlr_free(ctrlr);
+		return NULL;
 	}
-	ctrlr->adminq->hdgst = ctrlr->opts.header_digest;
-	ctrlr->adminq->ddgst = ctrlr->opts.data_digest;
-	rc = nvme_tcp_qpair_connect_socket(ctrlr->adminq, trid, deadline, err, err_len);
-	if (rc != 0) {
-		goto fail;
-	}
-	rc = nvme_fabric_connect(ctrlr, ctrlr->adminq, NVMF_CNTLID_DYNAMIC, deadline,
-	                         &ctrlr->cntlid, err, err_len);
-	if (rc != 0) {
-		goto fail;
-	}
-	ctrlr->adminq->icd_max_bytes = NVME_TCP_ADMIN_ICD_BYTES;
+	attempt_start(ctrlr);
+	return ctrlr;
+}
 
-	rc = prop_get(ctrlr, NVME_REG_CAP, NVMF_PROP_SIZE_8, &ctrlr->cap, deadline);
-	if (rc == 0) {
-		rc = prop_get(ctrlr, NVME_REG_VS, NVMF_PROP_SIZE_4, &value, deadline);
-		ctrlr->vs = (uint32_t)value;
+static void
+ctrlr_free(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	struct nvme_ns_table *t;
+	uint32_t i;
+
+	ctrlr->detaching = true;
+	nvme_tcp_qpair_destroy(ctrlr->adminq); /* ends what is outstanding */
+	for (i = 0; i < NVME_HOST_MAX_AERS; i++) {
+		free(ctrlr->aers[i].log_buf);
 	}
-	if (rc != 0) {
-		snprintf(err, err_len, "Property Get CAP/VS failed: %s", strerror(-rc));
-		goto fail;
+	free(ctrlr->scan_list);
+	free(ctrlr->scan_ns);
+	free(ctrlr->init_buf);
+	free(ctrlr->ns);
+	free(ctrlr->ns_table);
+	while ((t = ctrlr->ns_retired) != NULL) {
+		ctrlr->ns_retired = t->retired_next;
+		free(t);
 	}
-	rc = prop_get(ctrlr, NVME_REG_CC, NVMF_PROP_SIZE_4, &value, deadline);
-	if (rc != 0) {
-		snprintf(err, err_len, "Property Get CC failed: %s", strerror(-rc));
-		goto fail;
+	pthread_mutex_destroy(&ctrlr->qpairs_lock);
+	free(ctrlr);
+}
+
+struct ftgt_nvme_ctrlr *
+ftgt_nvme_connect_async(const struct ftgt_nvme_transport_id *trid,
+                        const struct ftgt_nvme_ctrlr_opts *opts, char *err, size_t err_len)
+{
+	char ebuf[64];
+	int rc;
+
+	if (err == NULL || err_len == 0) {
+		err = ebuf;
+		err_len = sizeof(ebuf);
 	}
-	cc = (uint32_t)value;
-	cc &= ~(NVME_CC_SHN_MASK << NVME_CC_SHN_SHIFT);
-	cc |= NVME_CC_EN | (6u << NVME_CC_IOSQES_SHIFT) | (4u << NVME_CC_IOCQES_SHIFT);
-	rc = prop_set4(ctrlr, NVME_REG_CC, cc, deadline);
-	if (rc != 0) {
-		snprintf(err, err_len, "Property Set CC.EN failed: %s", strerror(-rc));
-		goto fail;
+	err[0] = '\0';
+	return ctrlr_create(trid, opts, &rc, err, err_len);
+}
+
+int
+ftgt_nvme_connect(const struct ftgt_nvme_transport_id *trid,
+                  const struct ftgt_nvme_ctrlr_opts *opts, struct ftgt_nvme_ctrlr **ctrlr_out,
+                  char *err, size_t err_len)
+{
+	struct ftgt_nvme_ctrlr *ctrlr;
+	char ebuf[256];
+	uint64_t deadline;
+	int rc;
+
+	if (err == NULL || err_len == 0) {
+		err = ebuf;
+		err_len = sizeof(ebuf);
 	}
-	/* CAP.TO in 500 ms units bounds the wait for CSTS.RDY, as does our deadline. */
-	rdy_deadline = nvme_now_ms() + 500 * ((ctrlr->cap >> NVME_CAP_TO_SHIFT) & 0xff) + 500;
-	rdy_deadline = FTGT_MIN(rdy_deadline, deadline);
-	for (;;) {
-		rc = prop_get(ctrlr, NVME_REG_CSTS, NVMF_PROP_SIZE_4, &value, deadline);
-		if (rc != 0) {
-			snprintf(err, err_len, "Property Get CSTS failed: %s", strerror(-rc));
-			goto fail;
-		}
-		if (value & NVME_CSTS_CFS) {
-			snprintf(err, err_len, "controller fatal status (CSTS.CFS) after enable");
-			rc = -EIO;
-			goto fail;
-		}
-		if (value & NVME_CSTS_RDY) {
+	err[0] = '\0';
+	*ctrlr_out = NULL;
+	ctrlr = ctrlr_create(trid, opts, &rc, err, err_len);
+	if (ctrlr == NULL) {
+		return rc;
+	}
+	/* The machine has its own deadline (connect_timeout_ms); this one only guards. */
+	deadline = nvme_now_ms() + ctrlr->opts.connect_timeout_ms + 1000;
+	while (nvme_ctrlr_state(ctrlr) == FTGT_NVME_CTRLR_CONNECTING && nvme_now_ms() < deadline) {
+		ftgt_nvme_ctrlr_process_admin_completions(ctrlr);
+		if (nvme_ctrlr_state(ctrlr) != FTGT_NVME_CTRLR_CONNECTING) {
 			break;
 		}
-		if (nvme_now_ms() >= rdy_deadline) {
-			snprintf(err, err_len, "controller not ready (CSTS.RDY) in time");
-			rc = -ETIMEDOUT;
-			goto fail;
-		}
-		usleep(1000);
+		nvme_qpair_sleep(ctrlr->adminq, ctrlr->step == NVME_CSTEP_RDY ? 1 : 5);
 	}
-	rc = identify_sync(ctrlr, NVME_IDENTIFY_CNS_CTRLR, 0, &ctrlr->cdata, deadline);
-	if (rc != 0) {
-		snprintf(err, err_len, "Identify Controller failed: %s", strerror(-rc));
-		goto fail;
+	if (nvme_ctrlr_state(ctrlr) != FTGT_NVME_CTRLR_ENABLED) {
+		rc = ctrlr->conn_rc != 0 ? ctrlr->conn_rc : -ETIMEDOUT;
+		ftgt_strlcpy(err,
+		             ctrlr->conn_err[0] != '\0' ? ctrlr->conn_err : "connect timed out",
+		             err_len);
+		ctrlr_free(ctrlr);
+		return rc;
 	}
-	ctrlr->ioccsz_bytes = ftgt_le32_to_cpu(ctrlr->cdata.ioccsz) * 16;
-	ctrlr->max_xfer_bytes = NVME_HOST_MAX_XFER_BYTES;
-	if (ctrlr->cdata.mdts != 0) {
-		uint32_t mps = 1u << (12 + ((ctrlr->cap >> NVME_CAP_MPSMIN_SHIFT) & 0xf));
-
-		if (ctrlr->cdata.mdts < 20 &&
-		    (uint64_t)mps << ctrlr->cdata.mdts < ctrlr->max_xfer_bytes) {
-			ctrlr->max_xfer_bytes = mps << ctrlr->cdata.mdts;
-		}
-	}
-	mqes = (uint32_t)(ctrlr->cap & NVME_CAP_MQES_MASK) + 1;
-	if (ctrlr->opts.io_queue_size == 0 || ctrlr->opts.io_queue_size > mqes) {
-		ctrlr->opts.io_queue_size = FTGT_MIN(mqes, 128u);
-	}
-	if (ctrlr->opts.io_queue_size > NVME_HOST_MAX_QUEUE_SIZE) {
-		ctrlr->opts.io_queue_size = NVME_HOST_MAX_QUEUE_SIZE;
-	}
-	if (!ftgt_nvme_ctrlr_is_discovery(ctrlr)) {
-		rc = ctrlr_scan_namespaces(ctrlr, deadline);
-		if (rc != 0) {
-			snprintf(err, err_len, "Identify namespaces failed: %s", strerror(-rc));
-			goto fail;
-		}
-	}
-	ctrlr->adminq->timeout_ms = ctrlr->opts.command_timeout_ms;
-	ctrlr->last_keep_alive_ms = nvme_now_ms();
 	FTGT_DEBUGLOG(nvme, "connected to %s: cntlid %u, %u namespaces\n", ctrlr->trid.subnqn,
 	              ctrlr->cntlid, ctrlr->num_ns);
 	*ctrlr_out = ctrlr;
 	return 0;
-fail:
-	(void)sbuf;
-	if (ctrlr->adminq != NULL) {
-		nvme_tcp_qpair_destroy(ctrlr->adminq);
-	}
-	free(ctrlr->ns);
-	pthread_mutex_destroy(&ctrlr->qpairs_lock);
-	free(ctrlr);
-	return rc;
 }
 
 void
@@ -522,7 +1182,9 @@ ftgt_nvme_detach(struct ftgt_nvme_ctrlr *ctrlr)
 	if (ctrlr == NULL) {
 		return;
 	}
-	if (ctrlr->adminq->state == NVME_QPAIR_READY) {
+	ctrlr->detaching = true;
+	if (nvme_ctrlr_state(ctrlr) == FTGT_NVME_CTRLR_ENABLED &&
+	    ctrlr->adminq->state == NVME_QPAIR_READY) {
 		/* Normal shutdown (NVMe Base 2.0, 3.6.1), bounded to one second. */
 		deadline = nvme_now_ms() + 1000;
 		if (prop_get(ctrlr, NVME_REG_CC, NVMF_PROP_SIZE_4, &value, deadline) == 0) {
@@ -539,10 +1201,7 @@ ftgt_nvme_detach(struct ftgt_nvme_ctrlr *ctrlr)
 			}
 		}
 	}
-	nvme_tcp_qpair_destroy(ctrlr->adminq);
-	free(ctrlr->ns);
-	pthread_mutex_destroy(&ctrlr->qpairs_lock);
-	free(ctrlr);
+	ctrlr_free(ctrlr);
 }
 
 const struct nvme_ctrlr_data *
@@ -576,61 +1235,6 @@ ftgt_nvme_ctrlr_is_discovery(const struct ftgt_nvme_ctrlr *ctrlr)
 	       strcmp(ctrlr->trid.subnqn, FTGT_NQN_DISCOVERY) == 0;
 }
 
-bool
-ftgt_nvme_ctrlr_is_failed(const struct ftgt_nvme_ctrlr *ctrlr)
-{
-	return ctrlr->failed || ctrlr->adminq->state == NVME_QPAIR_FAILED;
-}
-
-uint32_t
-ftgt_nvme_ctrlr_get_num_ns(const struct ftgt_nvme_ctrlr *ctrlr)
-{
-	return ctrlr->num_ns;
-}
-
-uint32_t
-ftgt_nvme_ctrlr_get_ns_id(const struct ftgt_nvme_ctrlr *ctrlr, uint32_t idx)
-{
-	return idx < ctrlr->num_ns ? ctrlr->ns[idx].nsid : 0;
-}
-
-static const struct nvme_ns *
-ctrlr_find_ns(const struct ftgt_nvme_ctrlr *ctrlr, uint32_t nsid)
-{
-	uint32_t i;
-
-	for (i = 0; i < ctrlr->num_ns; i++) {
-		if (ctrlr->ns[i].nsid == nsid) {
-			return &ctrlr->ns[i];
-		}
-	}
-	return NULL;
-}
-
-const struct nvme_ns_data *
-ftgt_nvme_ctrlr_get_ns_data(const struct ftgt_nvme_ctrlr *ctrlr, uint32_t nsid)
-{
-	const struct nvme_ns *ns = ctrlr_find_ns(ctrlr, nsid);
-
-	return ns != NULL ? &ns->data : NULL;
-}
-
-uint32_t
-ftgt_nvme_ns_get_block_size(const struct ftgt_nvme_ctrlr *ctrlr, uint32_t nsid)
-{
-	const struct nvme_ns *ns = ctrlr_find_ns(ctrlr, nsid);
-
-	return ns != NULL ? ns->block_size : 0;
-}
-
-uint64_t
-ftgt_nvme_ns_get_num_blocks(const struct ftgt_nvme_ctrlr *ctrlr, uint32_t nsid)
-{
-	const struct nvme_ns *ns = ctrlr_find_ns(ctrlr, nsid);
-
-	return ns != NULL ? ns->num_blocks : 0;
-}
-
 uint32_t
 ftgt_nvme_ctrlr_get_max_xfer_size(const struct ftgt_nvme_ctrlr *ctrlr)
 {
@@ -639,13 +1243,25 @@ ftgt_nvme_ctrlr_get_max_xfer_size(const struct ftgt_nvme_ctrlr *ctrlr)
 
 /* ---- Admin commands ------------------------------------------------------------------ */
 
+static int
+admin_submit(struct ftgt_nvme_ctrlr *ctrlr, struct nvme_cmd *cmd, void *buf, uint32_t len_bytes,
+             ftgt_nvme_cmd_cb cb_fn, void *cb_arg)
+{
+	enum ftgt_nvme_ctrlr_state st = nvme_ctrlr_state(ctrlr);
+
+	if (st != FTGT_NVME_CTRLR_ENABLED) {
+		return st == FTGT_NVME_CTRLR_FAILED ? -ENXIO : -EAGAIN;
+	}
+	return nvme_tcp_qpair_submit(ctrlr->adminq, cmd, buf, len_bytes, cb_fn, cb_arg);
+}
+
 int
 ftgt_nvme_ctrlr_cmd_admin_raw(struct ftgt_nvme_ctrlr *ctrlr, const struct nvme_cmd *cmd, void *buf,
                               uint32_t len_bytes, ftgt_nvme_cmd_cb cb_fn, void *cb_arg)
 {
 	struct nvme_cmd c = *cmd;
 
-	return nvme_tcp_qpair_submit(ctrlr->adminq, &c, buf, len_bytes, cb_fn, cb_arg);
+	return admin_submit(ctrlr, &c, buf, len_bytes, cb_fn, cb_arg);
 }
 
 int
@@ -659,7 +1275,7 @@ ftgt_nvme_ctrlr_cmd_identify(struct ftgt_nvme_ctrlr *ctrlr, uint8_t cns, uint16_
 	cmd.opc = NVME_OPC_IDENTIFY;
 	cmd.nsid = ftgt_cpu_to_le32(nsid);
 	cmd.cdw10 = ftgt_cpu_to_le32((uint32_t)cns | ((uint32_t)cntid << 16));
-	return nvme_tcp_qpair_submit(ctrlr->adminq, &cmd, buf, len_bytes, cb_fn, cb_arg);
+	return admin_submit(ctrlr, &cmd, buf, len_bytes, cb_fn, cb_arg);
 }
 
 int
@@ -681,7 +1297,7 @@ ftgt_nvme_ctrlr_cmd_get_log_page(struct ftgt_nvme_ctrlr *ctrlr, uint8_t lid, uin
 	cmd.cdw11 = ftgt_cpu_to_le32(numd >> 16);
 	cmd.cdw12 = ftgt_cpu_to_le32((uint32_t)offset_bytes);
 	cmd.cdw13 = ftgt_cpu_to_le32((uint32_t)(offset_bytes >> 32));
-	return nvme_tcp_qpair_submit(ctrlr->adminq, &cmd, buf, len_bytes, cb_fn, cb_arg);
+	return admin_submit(ctrlr, &cmd, buf, len_bytes, cb_fn, cb_arg);
 }
 
 int
@@ -694,7 +1310,7 @@ ftgt_nvme_ctrlr_cmd_get_feature(struct ftgt_nvme_ctrlr *ctrlr, uint8_t fid, uint
 	cmd.opc = NVME_OPC_GET_FEATURES;
 	cmd.cdw10 = ftgt_cpu_to_le32(fid);
 	cmd.cdw11 = ftgt_cpu_to_le32(cdw11);
-	return nvme_tcp_qpair_submit(ctrlr->adminq, &cmd, NULL, 0, cb_fn, cb_arg);
+	return admin_submit(ctrlr, &cmd, NULL, 0, cb_fn, cb_arg);
 }
 
 int
@@ -707,7 +1323,7 @@ ftgt_nvme_ctrlr_cmd_set_feature(struct ftgt_nvme_ctrlr *ctrlr, uint8_t fid, uint
 	cmd.opc = NVME_OPC_SET_FEATURES;
 	cmd.cdw10 = ftgt_cpu_to_le32(fid);
 	cmd.cdw11 = ftgt_cpu_to_le32(cdw11);
-	return nvme_tcp_qpair_submit(ctrlr->adminq, &cmd, NULL, 0, cb_fn, cb_arg);
+	return admin_submit(ctrlr, &cmd, NULL, 0, cb_fn, cb_arg);
 }
 
 int
@@ -719,88 +1335,7 @@ ftgt_nvme_ctrlr_cmd_abort(struct ftgt_nvme_ctrlr *ctrlr, uint16_t sqid, uint16_t
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.opc = NVME_OPC_ABORT;
 	cmd.cdw10 = ftgt_cpu_to_le32((uint32_t)sqid | ((uint32_t)cid << 16));
-	return nvme_tcp_qpair_submit(ctrlr->adminq, &cmd, NULL, 0, cb_fn, cb_arg);
-}
-
-static void
-keep_alive_cb(void *cb_arg, const struct nvme_cpl *cpl)
-{
-	struct ftgt_nvme_ctrlr *ctrlr = cb_arg;
-
-	ctrlr->keep_alive_outstanding = false;
-	if (ftgt_nvme_cpl_is_error(cpl) &&
-	    NVME_STATUS_GET_SC(ftgt_le16_to_cpu(cpl->status)) != NVME_SC_ABORTED_SQ_DELETION) {
-		FTGT_ERRLOG("%s: keep-alive failed: %s\n", ctrlr->trid.subnqn,
-		            ftgt_nvme_status_str(ftgt_le16_to_cpu(cpl->status)));
-		ctrlr->failed = true;
-	}
-}
-
-static void
-abort_cb(void *cb_arg, const struct nvme_cpl *cpl)
-{
-	struct ftgt_nvme_ctrlr *ctrlr = cb_arg;
-
-	/* CQE dword 0 bit 0 set: the command was not aborted (NVMe Base 2.0, 5.1.1). */
-	FTGT_DEBUGLOG(nvme, "%s: Abort completed: %s, cdw0 %u\n", ctrlr->trid.subnqn,
-	              ftgt_nvme_status_str(ftgt_le16_to_cpu(cpl->status)),
-	              ftgt_le32_to_cpu(cpl->cdw0));
-}
-
-/* Send the Aborts that I/O qpairs asked for (their commands timed out). */
-static void
-nvme_ctrlr_send_aborts(struct ftgt_nvme_ctrlr *ctrlr)
-{
-	struct ftgt_nvme_qpair *q;
-
-	pthread_mutex_lock(&ctrlr->qpairs_lock);
-	for (q = ctrlr->qpairs; q != NULL; q = q->next_in_ctrlr) {
-		/* Pairs with the release store in check_timeouts() (tcp.c). */
-		uint32_t cid1 = __atomic_exchange_n(&q->abort_cid_plus1, 0, __ATOMIC_ACQUIRE);
-
-		if (cid1 == 0) {
-			continue;
-		}
-		__atomic_fetch_sub(&ctrlr->aborts_pending, 1, __ATOMIC_RELAXED);
-		if (ftgt_nvme_ctrlr_cmd_abort(ctrlr, q->qid, (uint16_t)(cid1 - 1), abort_cb,
-		                              ctrlr) == 0) {
-			ctrlr->aborts_sent++;
-		}
-	}
-	pthread_mutex_unlock(&ctrlr->qpairs_lock);
-}
-
-int
-ftgt_nvme_ctrlr_process_admin_completions(struct ftgt_nvme_ctrlr *ctrlr)
-{
-	int rc;
-
-	if (__atomic_load_n(&ctrlr->aborts_pending, __ATOMIC_ACQUIRE) != 0) {
-		nvme_ctrlr_send_aborts(ctrlr);
-	}
-
-	if (ctrlr->opts.kato_ms != 0 && !ctrlr->keep_alive_outstanding &&
-	    ctrlr->adminq->state == NVME_QPAIR_READY) {
-		uint64_t now = nvme_now_ms();
-
-		if (now - ctrlr->last_keep_alive_ms >= ctrlr->opts.kato_ms / 2) {
-			struct nvme_cmd cmd;
-
-			memset(&cmd, 0, sizeof(cmd));
-			cmd.opc = NVME_OPC_KEEP_ALIVE;
-			if (nvme_tcp_qpair_submit(ctrlr->adminq, &cmd, NULL, 0, keep_alive_cb,
-			                          ctrlr) == 0) {
-				ctrlr->keep_alive_outstanding = true;
-				ctrlr->last_keep_alive_ms = now;
-			}
-		}
-	}
-	rc = nvme_tcp_qpair_process(ctrlr->adminq, 0);
-	if (rc < 0 || ctrlr->failed) {
-		ctrlr->failed = true;
-		return -ENXIO;
-	}
-	return rc;
+	return admin_submit(ctrlr, &cmd, NULL, 0, cb_fn, cb_arg);
 }
 
 int
@@ -897,20 +1432,26 @@ out:
 /* ---- I/O queue pairs ------------------------------------------------------------------ */
 
 struct ftgt_nvme_qpair *
-ftgt_nvme_ctrlr_alloc_io_qpair(struct ftgt_nvme_ctrlr *ctrlr, uint32_t queue_size)
+ftgt_nvme_ctrlr_alloc_io_qpair_async(struct ftgt_nvme_ctrlr *ctrlr, uint32_t queue_size)
 {
+	enum ftgt_nvme_ctrlr_state st = nvme_ctrlr_state(ctrlr);
 	struct ftgt_nvme_qpair *q;
-	uint64_t deadline = nvme_now_ms() + ctrlr->opts.connect_timeout_ms;
-	char err[256];
+	uint32_t max;
 	uint16_t qid;
-	int rc;
 
+	/* CAP and the queue size are known (and fixed) once the first connect is done. */
+	if (st == FTGT_NVME_CTRLR_CONNECTING || st == FTGT_NVME_CTRLR_FAILED) {
+		FTGT_ERRLOG("%s: no I/O queue on a controller that is %s\n", ctrlr->trid.subnqn,
+		            ftgt_nvme_ctrlr_state_str(st));
+		return NULL;
+	}
 	if (queue_size == 0) {
 		queue_size = ctrlr->opts.io_queue_size;
 	}
-	if (queue_size < 2 || queue_size > (uint32_t)(ctrlr->cap & NVME_CAP_MQES_MASK) + 1) {
+	max = (uint32_t)(ctrlr->cap & NVME_CAP_MQES_MASK) + 1;
+	if (queue_size < 2 || queue_size > max) {
 		FTGT_ERRLOG("%s: I/O queue size %u out of range 2..%u\n", ctrlr->trid.subnqn,
-		            queue_size, (uint32_t)(ctrlr->cap & NVME_CAP_MQES_MASK) + 1);
+		            queue_size, max);
 		return NULL;
 	}
 	qid = __atomic_fetch_add(&ctrlr->next_qid, 1, __ATOMIC_RELAXED);
@@ -919,27 +1460,41 @@ ftgt_nvme_ctrlr_alloc_io_qpair(struct ftgt_nvme_ctrlr *ctrlr, uint32_t queue_siz
 		FTGT_ERRLOG("%s: out of memory for I/O queue %u\n", ctrlr->trid.subnqn, qid);
 		return NULL;
 	}
-	q->hdgst = ctrlr->opts.header_digest;
-	q->ddgst = ctrlr->opts.data_digest;
-	rc = nvme_tcp_qpair_connect_socket(q, &ctrlr->trid, deadline, err, sizeof(err));
-	if (rc == 0) {
-		rc = nvme_fabric_connect(ctrlr, q, ctrlr->cntlid, deadline, NULL, err, sizeof(err));
-	}
-	if (rc != 0) {
-		FTGT_ERRLOG("%s: I/O queue %u: %s\n", ctrlr->trid.subnqn, qid, err);
-		nvme_tcp_qpair_destroy(q);
-		return NULL;
-	}
-	/* NVMe-oF 1.1, 4.2: IOCCSZ counts the 64-byte SQE. */
-	q->icd_max_bytes = ctrlr->ioccsz_bytes > sizeof(struct nvme_cmd)
-	                           ? ctrlr->ioccsz_bytes - (uint32_t)sizeof(struct nvme_cmd)
-	                           : 0;
+	/* DISCONNECTED, not waiting for a reset: the first poll connects it. */
+	q->gen = __atomic_load_n(&ctrlr->gen, __ATOMIC_ACQUIRE);
 	q->timeout_ms = ctrlr->opts.command_timeout_ms;
 	pthread_mutex_lock(&ctrlr->qpairs_lock);
 	q->next_in_ctrlr = ctrlr->qpairs;
 	ctrlr->qpairs = q;
 	pthread_mutex_unlock(&ctrlr->qpairs_lock);
 	return q;
+}
+
+struct ftgt_nvme_qpair *
+ftgt_nvme_ctrlr_alloc_io_qpair(struct ftgt_nvme_ctrlr *ctrlr, uint32_t queue_size)
+{
+	struct ftgt_nvme_qpair *q = ftgt_nvme_ctrlr_alloc_io_qpair_async(ctrlr, queue_size);
+	uint64_t deadline;
+
+	if (q == NULL) {
+		return NULL;
+	}
+	deadline = nvme_now_ms() + ctrlr->opts.connect_timeout_ms;
+	for (;;) {
+		int rc = ftgt_nvme_qpair_process_completions(q, 0);
+
+		if (ftgt_nvme_qpair_is_connected(q)) {
+			return q;
+		}
+		if (rc == -ENXIO || nvme_now_ms() >= deadline) {
+			break;
+		}
+		nvme_qpair_sleep(q, 5);
+	}
+	FTGT_ERRLOG("%s: I/O queue %u: %s\n", ctrlr->trid.subnqn, q->qid,
+	            q->fail_reason[0] != '\0' ? q->fail_reason : "connect timed out");
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	return NULL;
 }
 
 void

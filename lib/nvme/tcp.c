@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Host side of NVMe/TCP (NVMe/TCP Transport Specification 1.0): one TCP connection per
- * queue pair, a send ring of PDUs flushed with one sendmsg() per poll, and a streaming
- * receive parser fed by one recv() of many PDUs (large C2HData payloads are received
- * straight into the caller's buffer).
+ * queue pair, a send ring of PDUs flushed with one sendmsg() per poll (payloads sent
+ * straight from the caller's iovecs), and a streaming receive parser fed by one recv()
+ * of many PDUs (large C2HData payloads are received straight into the caller's iovecs).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +25,9 @@
 
 FTGT_LOG_REGISTER_COMPONENT(nvme_tcp)
 
+/* iovecs of one direct recvmsg() into a read's buffers (plus the staging buffer). */
+#define NVME_TCP_RX_IOV_MAX 64
+
 uint64_t
 nvme_now_ms(void)
 {
@@ -39,6 +42,42 @@ crc_final(uint32_t crc)
 {
 	return crc ^ FTGT_CRC32C_XOR;
 }
+
+/* Where byte off of req's payload is: iov[*idx] + *ioff. */
+static void
+req_iov_seek(const struct nvme_req *req, uint32_t off, uint32_t *idx, size_t *ioff)
+{
+	uint32_t i = 0;
+	size_t o = off;
+
+	while (i < req->iovcnt && o >= req->iov[i].iov_len) {
+		o -= req->iov[i].iov_len;
+		i++;
+	}
+	*idx = i;
+	*ioff = o;
+}
+
+/* CRC32C over len bytes of req's payload from off. */
+static uint32_t
+req_crc(const struct nvme_req *req, uint32_t off, uint32_t len, uint32_t crc)
+{
+	uint32_t i;
+	size_t ioff;
+
+	req_iov_seek(req, off, &i, &ioff);
+	while (len > 0 && i < req->iovcnt) {
+		size_t n = FTGT_MIN(req->iov[i].iov_len - ioff, (size_t)len);
+
+		crc = ftgt_crc32c_update((const uint8_t *)req->iov[i].iov_base + ioff, n, crc);
+		len -= (uint32_t)n;
+		ioff = 0;
+		i++;
+	}
+	return crc;
+}
+
+static void abort_all(struct ftgt_nvme_qpair *q, bool dnr);
 
 struct ftgt_nvme_qpair *
 nvme_tcp_qpair_create(struct ftgt_nvme_ctrlr *ctrlr, uint16_t qid, uint32_t num_entries)
@@ -58,12 +97,15 @@ nvme_tcp_qpair_create(struct ftgt_nvme_ctrlr *ctrlr, uint16_t qid, uint32_t num_
 	q->qid = qid;
 	q->num_entries = num_entries;
 	q->maxh2cdata_bytes = 4096;
+	q->state = NVME_QPAIR_DISCONNECTED;
 	q->reqs = calloc(num_entries, sizeof(*q->reqs));
 	/* A capsule per command plus H2CData PDUs for R2Ts; more is deferred. */
 	q->tx_num_slots = num_entries * 2 + 16;
 	q->tx_slots = calloc(q->tx_num_slots, sizeof(*q->tx_slots));
 	q->rx_buf = malloc(NVME_TCP_RX_BUF_BYTES);
-	if (q->reqs == NULL || q->tx_slots == NULL || q->rx_buf == NULL) {
+	q->connect_data = calloc(1, sizeof(*q->connect_data));
+	if (q->reqs == NULL || q->tx_slots == NULL || q->rx_buf == NULL ||
+	    q->connect_data == NULL) {
 		nvme_tcp_qpair_destroy(q);
 		return NULL;
 	}
@@ -81,8 +123,13 @@ nvme_tcp_qpair_destroy(struct ftgt_nvme_qpair *q)
 	if (q == NULL) {
 		return;
 	}
-	if (q->state != NVME_QPAIR_FAILED && q->reqs != NULL) {
-		nvme_tcp_qpair_fail(q, "queue pair closed");
+	if (q->reqs != NULL) {
+		q->connected_once = false; /* closing for good: no reconnect */
+		if (!nvme_qpair_is_dead(q)) {
+			nvme_tcp_qpair_fail(q, "queue pair closed");
+		} else {
+			abort_all(q, true);
+		}
 	}
 	if (q->fd >= 0) {
 		close(q->fd);
@@ -90,7 +137,19 @@ nvme_tcp_qpair_destroy(struct ftgt_nvme_qpair *q)
 	free(q->reqs);
 	free(q->tx_slots);
 	free(q->rx_buf);
+	free(q->connect_data);
 	free(q);
+}
+
+static void
+req_release(struct ftgt_nvme_qpair *q, struct nvme_req *req)
+{
+	req->active = false;
+	req->fuse_peer = NULL;
+	req->fuse_done = false;
+	req->next = q->free_reqs;
+	q->free_reqs = req;
+	q->outstanding--;
 }
 
 static void
@@ -98,41 +157,47 @@ req_complete(struct ftgt_nvme_qpair *q, struct nvme_req *req, const struct nvme_
 {
 	ftgt_nvme_cmd_cb cb_fn = req->cb_fn;
 	void *cb_arg = req->cb_arg;
+	struct nvme_cpl fused;
 
-	req->active = false;
-	req->next = q->free_reqs;
-	q->free_reqs = req;
-	q->outstanding--;
+	if (ftgt_unlikely(req->fuse_peer != NULL)) {
+		struct nvme_req *peer = req->fuse_peer;
+		const struct nvme_cpl *cmp, *wr;
+
+		if (!peer->fuse_done) {
+			/* Keep the slot (and its cid) until the other half is in. */
+			req->fuse_done = true;
+			req->fuse_cpl = *cpl;
+			return;
+		}
+		cmp = req->fuse_first ? cpl : &peer->fuse_cpl;
+		wr = req->fuse_first ? &peer->fuse_cpl : cpl;
+		/* The Compare's status if it failed (the Write was then not done), else the Write's. */
+		fused = ftgt_nvme_cpl_is_error(cmp) ? *cmp : *wr;
+		cpl = &fused;
+		req_release(q, peer);
+	}
+	req_release(q, req);
 	q->stats.completions++;
 	if (cb_fn != NULL) {
 		cb_fn(cb_arg, cpl);
 	}
 }
 
-void
-nvme_tcp_qpair_fail(struct ftgt_nvme_qpair *q, const char *reason)
+/* End every outstanding command with ABORTED_SQ_DELETION (dnr: do not retry). */
+static void
+abort_all(struct ftgt_nvme_qpair *q, bool dnr)
 {
 	struct nvme_cpl cpl;
 	uint32_t i;
 
-	if (q->state == NVME_QPAIR_FAILED) {
-		return;
-	}
-	q->state = NVME_QPAIR_FAILED;
-	if (q->fail_reason[0] == '\0') {
-		ftgt_strlcpy(q->fail_reason, reason, sizeof(q->fail_reason));
-	}
-	FTGT_DEBUGLOG(nvme_tcp, "qpair %u: failed: %s\n", q->qid, reason);
-	if (q->fd >= 0) {
-		shutdown(q->fd, SHUT_RDWR);
-	}
 	q->tx_head = q->tx_tail = q->tx_count = 0;
 	q->tx_off = 0;
 	q->r2t_head = q->r2t_tail = NULL;
+	q->rx_left_len = 0;
 	for (i = 0; i < q->num_entries; i++) {
 		struct nvme_req *req = &q->reqs[i];
 
-		if (!req->active) {
+		if (!req->active || req->fuse_done) {
 			continue;
 		}
 		memset(&cpl, 0, sizeof(cpl));
@@ -140,9 +205,52 @@ nvme_tcp_qpair_fail(struct ftgt_nvme_qpair *q, const char *reason)
 		cpl.sqid = ftgt_cpu_to_le16(q->qid);
 		cpl.status = ftgt_cpu_to_le16(
 		        NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORTED_SQ_DELETION) |
-		        NVME_STATUS_DNR);
+		        (dnr ? NVME_STATUS_DNR : 0));
 		req_complete(q, req, &cpl);
 	}
+}
+
+void
+nvme_tcp_qpair_fail(struct ftgt_nvme_qpair *q, const char *reason)
+{
+	struct ftgt_nvme_ctrlr *ctrlr = q->ctrlr;
+	bool retry;
+
+	if (nvme_qpair_is_dead(q)) {
+		return;
+	}
+	retry = q->connected_once && nvme_ctrlr_reconnect_enabled(ctrlr) &&
+	        __atomic_load_n(&ctrlr->state, __ATOMIC_ACQUIRE) != FTGT_NVME_CTRLR_FAILED;
+	q->state = retry ? NVME_QPAIR_DISCONNECTED : NVME_QPAIR_FAILED;
+	if (reason != q->fail_reason) {
+		ftgt_strlcpy(q->fail_reason, reason, sizeof(q->fail_reason));
+	}
+	if (q->conn_rc == 0) {
+		q->conn_rc = -EIO;
+	}
+	FTGT_DEBUGLOG(nvme_tcp, "qpair %u: failed: %s\n", q->qid, reason);
+	if (q->fd >= 0) {
+		shutdown(q->fd, SHUT_RDWR);
+	}
+	if (retry && q->qid != 0) {
+		/* Only a controller reset brings it back (the admin thread takes this). */
+		q->wait_gen_change = true;
+		nvme_ctrlr_request_reset(ctrlr, q->gen);
+	}
+	abort_all(q, !retry);
+}
+
+void
+nvme_tcp_qpair_disconnect(struct ftgt_nvme_qpair *q)
+{
+	if (q->state == NVME_QPAIR_FAILED) {
+		return;
+	}
+	q->state = NVME_QPAIR_DISCONNECTED;
+	if (q->fd >= 0) {
+		shutdown(q->fd, SHUT_RDWR);
+	}
+	abort_all(q, false);
 }
 
 static int fatal(struct ftgt_nvme_qpair *q, const char *fmt, ...)
@@ -153,9 +261,13 @@ fatal(struct ftgt_nvme_qpair *q, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (nvme_qpair_is_dead(q)) {
+		return -EPROTO;
+	}
 	va_start(ap, fmt);
 	vsnprintf(q->fail_reason, sizeof(q->fail_reason), fmt, ap);
 	va_end(ap);
+	q->conn_rc = -EPROTO;
 	nvme_tcp_qpair_fail(q, q->fail_reason);
 	return -EPROTO;
 }
@@ -174,7 +286,8 @@ tx_slot_get(struct ftgt_nvme_qpair *q)
 	q->tx_tail = (q->tx_tail + 1) % q->tx_num_slots;
 	q->tx_count++;
 	s->hdr_len = 0;
-	s->data = NULL;
+	s->req = NULL;
+	s->data_off = 0;
 	s->data_len = 0;
 	s->has_ddgst = false;
 	return s;
@@ -182,11 +295,12 @@ tx_slot_get(struct ftgt_nvme_qpair *q)
 
 /*
  * Fill a slot's header: the PDU header of hlen bytes is already in s->hdr. Adds the
- * header digest, padding up to the data offset, and the data with its digest.
+ * header digest, padding up to the data offset, and data_len bytes of req's payload from
+ * data_off with their digest.
  */
 static void
 tx_slot_finish(struct ftgt_nvme_qpair *q, struct nvme_tcp_tx_slot *s, uint32_t hlen,
-               const uint8_t *data, uint32_t data_len)
+               struct nvme_req *req, uint32_t data_off, uint32_t data_len)
 {
 	struct nvme_tcp_ch *ch = (struct nvme_tcp_ch *)s->hdr;
 	uint32_t hdr_len = hlen, pdo = 0, plen;
@@ -220,11 +334,12 @@ tx_slot_finish(struct ftgt_nvme_qpair *q, struct nvme_tcp_tx_slot *s, uint32_t h
 		hdr_len = pdo;
 	}
 	s->hdr_len = hdr_len;
-	s->data = data;
+	s->req = data_len > 0 ? req : NULL;
+	s->data_off = data_off;
 	s->data_len = data_len;
 	if (data_len > 0 && q->ddgst) {
 		s->ddgst = ftgt_cpu_to_le32(
-		        crc_final(ftgt_crc32c_update(data, data_len, FTGT_CRC32C_INIT)));
+		        crc_final(req_crc(req, data_off, data_len, FTGT_CRC32C_INIT)));
 		s->has_ddgst = true;
 	}
 }
@@ -255,8 +370,7 @@ tx_pending_r2t(struct ftgt_nvme_qpair *q)
 			if (chunk == req->r2t_len_bytes) {
 				h->ch.flags = NVME_TCP_H2C_DATA_FLAGS_LAST_PDU;
 			}
-			tx_slot_finish(q, s, NVME_TCP_DATA_HLEN, req->buf + req->r2t_off_bytes,
-			               chunk);
+			tx_slot_finish(q, s, NVME_TCP_DATA_HLEN, req, req->r2t_off_bytes, chunk);
 			req->r2t_off_bytes += chunk;
 			req->r2t_len_bytes -= chunk;
 			req->h2c_sent_bytes += chunk;
@@ -270,53 +384,91 @@ tx_pending_r2t(struct ftgt_nvme_qpair *q)
 	}
 }
 
+/* Gathers the iovecs of one sendmsg(), skipping what an earlier call already sent. */
+struct tx_iov_builder {
+	struct iovec iov[NVME_TCP_TX_IOV_BATCH];
+	int cnt;
+	size_t skip;
+	bool full;
+};
+
+static void
+tx_add(struct tx_iov_builder *b, const void *p, size_t len)
+{
+	if (b->full || len == 0) {
+		return;
+	}
+	if (b->skip >= len) {
+		b->skip -= len;
+		return;
+	}
+	if (b->cnt == NVME_TCP_TX_IOV_BATCH) {
+		b->full = true;
+		return;
+	}
+	b->iov[b->cnt].iov_base = (uint8_t *)(uintptr_t)p + b->skip;
+	b->iov[b->cnt].iov_len = len - b->skip;
+	b->skip = 0;
+	b->cnt++;
+}
+
+static void
+tx_add_slot(struct tx_iov_builder *b, struct nvme_tcp_tx_slot *s)
+{
+	tx_add(b, s->hdr, s->hdr_len);
+	if (s->data_len > 0) {
+		if (b->skip >= s->data_len) {
+			b->skip -= s->data_len;
+		} else if (!b->full) {
+			const struct nvme_req *req = s->req;
+			uint32_t i, left = s->data_len - (uint32_t)b->skip;
+			size_t ioff;
+
+			req_iov_seek(req, s->data_off + (uint32_t)b->skip, &i, &ioff);
+			b->skip = 0;
+			while (left > 0 && i < req->iovcnt && !b->full) {
+				size_t n = FTGT_MIN(req->iov[i].iov_len - ioff, (size_t)left);
+
+				tx_add(b, (const uint8_t *)req->iov[i].iov_base + ioff, n);
+				left -= (uint32_t)n;
+				ioff = 0;
+				i++;
+			}
+		}
+	}
+	if (s->has_ddgst) {
+		tx_add(b, &s->ddgst, sizeof(s->ddgst));
+	}
+}
+
 int
 nvme_tcp_qpair_flush(struct ftgt_nvme_qpair *q)
 {
-	struct iovec iov[NVME_TCP_TX_IOV_BATCH];
+	struct tx_iov_builder b;
 	struct msghdr msg;
 	ssize_t n;
 
-	if (q->state == NVME_QPAIR_FAILED) {
+	if (nvme_qpair_is_dead(q)) {
 		return -ENXIO;
+	}
+	if (q->state == NVME_QPAIR_SOCK_CONNECTING) {
+		return 0;
 	}
 	tx_pending_r2t(q);
 	while (q->tx_count > 0) {
 		uint32_t idx = q->tx_head, left = q->tx_count;
-		size_t skip = q->tx_off;
-		int cnt = 0;
 
-		while (left > 0 && cnt + 3 <= NVME_TCP_TX_IOV_BATCH) {
-			struct nvme_tcp_tx_slot *s = &q->tx_slots[idx];
-			struct {
-				const void *p;
-				size_t len;
-			} parts[3] = {
-			        {s->hdr, s->hdr_len},
-			        {s->data, s->data_len},
-			        {&s->ddgst, s->has_ddgst ? sizeof(s->ddgst) : 0},
-			};
-			int k;
-
-			for (k = 0; k < 3; k++) {
-				if (parts[k].len == 0) {
-					continue;
-				}
-				if (skip >= parts[k].len) {
-					skip -= parts[k].len;
-					continue;
-				}
-				iov[cnt].iov_base = (uint8_t *)(uintptr_t)parts[k].p + skip;
-				iov[cnt].iov_len = parts[k].len - skip;
-				skip = 0;
-				cnt++;
-			}
+		b.cnt = 0;
+		b.skip = q->tx_off;
+		b.full = false;
+		while (left > 0 && !b.full) {
+			tx_add_slot(&b, &q->tx_slots[idx]);
 			idx = (idx + 1) % q->tx_num_slots;
 			left--;
 		}
 		memset(&msg, 0, sizeof(msg));
-		msg.msg_iov = iov;
-		msg.msg_iovlen = (size_t)cnt;
+		msg.msg_iov = b.iov;
+		msg.msg_iovlen = (size_t)b.cnt;
 		q->stats.tx_calls++;
 		n = sendmsg(q->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0) {
@@ -326,7 +478,10 @@ nvme_tcp_qpair_flush(struct ftgt_nvme_qpair *q)
 			if (errno == EINTR) {
 				continue;
 			}
-			fatal(q, "send failed: %s", strerror(errno));
+			q->conn_rc = -errno;
+			snprintf(q->fail_reason, sizeof(q->fail_reason),
+			         "qpair %u: send failed: %s", q->qid, strerror(errno));
+			nvme_tcp_qpair_fail(q, q->fail_reason);
 			return -ENXIO;
 		}
 		/* Retire the slots the kernel took. */
@@ -352,52 +507,85 @@ nvme_tcp_qpair_flush(struct ftgt_nvme_qpair *q)
 	return 0;
 }
 
-int
-nvme_tcp_qpair_submit(struct ftgt_nvme_qpair *q, struct nvme_cmd *cmd, void *buf,
-                      uint32_t len_bytes, ftgt_nvme_cmd_cb cb_fn, void *cb_arg)
+static uint8_t
+cmd_xfer(const struct nvme_cmd *cmd)
 {
-	struct nvme_tcp_tx_slot *s;
-	struct nvme_tcp_cmd *pdu;
-	struct nvme_req *req;
-	uint32_t icd = 0;
+	if (cmd->opc == NVME_OPC_FABRIC) {
+		/* Fabrics commands: direction from the fctype (Connect sends data). */
+		return ((const struct nvmf_capsule_cmd *)cmd)->fctype & 0x3;
+	}
+	return NVME_OPC_GET_XFER(cmd->opc);
+}
+
+/* Checks that can fail without side effects. */
+static int
+submit_check(struct ftgt_nvme_qpair *q, const struct nvme_cmd *cmd, const struct iovec *iov,
+             uint32_t iovcnt, uint32_t len_bytes)
+{
 	uint8_t xfer;
 
-	if (ftgt_unlikely(q->state == NVME_QPAIR_FAILED)) {
-		return -ENXIO;
+	if (ftgt_unlikely(q->state != NVME_QPAIR_READY && q->state != NVME_QPAIR_CONNECTING)) {
+		return q->state == NVME_QPAIR_FAILED ? -ENXIO : -EAGAIN;
 	}
 	if (ftgt_unlikely(len_bytes > NVME_HOST_MAX_XFER_BYTES * 16)) {
 		return -EINVAL;
 	}
-	req = q->free_reqs;
-	if (ftgt_unlikely(req == NULL || q->outstanding + 1 >= q->num_entries ||
-	                  q->tx_count == q->tx_num_slots)) {
-		return -ENOMEM;
+	if (len_bytes > 0) {
+		uint64_t total = 0;
+		uint32_t i;
+
+		if (ftgt_unlikely(iov == NULL || iovcnt == 0 || iovcnt > FTGT_NVME_MAX_IOVCNT)) {
+			return -EINVAL;
+		}
+		for (i = 0; i < iovcnt; i++) {
+			total += iov[i].iov_len;
+		}
+		if (ftgt_unlikely(total < len_bytes)) {
+			return -EINVAL;
+		}
+		xfer = cmd_xfer(cmd);
+		if (xfer != NVME_OPC_XFER_HOST_TO_CTRLR && xfer != NVME_OPC_XFER_CTRLR_TO_HOST) {
+			return -EINVAL;
+		}
 	}
-	xfer = NVME_OPC_GET_XFER(cmd->opc);
-	if (cmd->opc == NVME_OPC_FABRIC) {
-		/* Fabrics commands: direction from the fctype (Connect sends data). */
-		xfer = ((const struct nvmf_capsule_cmd *)cmd)->fctype & 0x3;
-	}
-	if (len_bytes > 0 && xfer != NVME_OPC_XFER_HOST_TO_CTRLR &&
-	    xfer != NVME_OPC_XFER_CTRLR_TO_HOST) {
-		return -EINVAL;
-	}
-	s = tx_slot_get(q);
-	if (ftgt_unlikely(s == NULL)) {
-		return -ENOMEM;
-	}
+	return 0;
+}
+
+/* Queue the capsule; submit_check() passed and a request and a send slot are free. */
+static struct nvme_req *
+submit_one(struct ftgt_nvme_qpair *q, struct nvme_cmd *cmd, struct iovec *iov, uint32_t iovcnt,
+           uint32_t len_bytes, uint32_t flags, ftgt_nvme_cmd_cb cb_fn, void *cb_arg)
+{
+	struct nvme_tcp_tx_slot *s = tx_slot_get(q);
+	struct nvme_req *req = q->free_reqs;
+	struct nvme_tcp_cmd *pdu;
+	uint32_t icd = 0;
+	uint8_t xfer = cmd_xfer(cmd);
+
 	q->free_reqs = req->next;
 	req->next = NULL;
 	req->active = true;
 	req->cb_fn = cb_fn;
 	req->cb_arg = cb_arg;
-	req->buf = buf;
+	if (len_bytes > 0 && iovcnt == 1) {
+		/* Kept in the request: the caller's one-entry iovec may be on its stack. */
+		req->iov1 = iov[0];
+		req->iov = &req->iov1;
+	} else {
+		req->iov = iov;
+	}
+	req->iovcnt = len_bytes > 0 ? iovcnt : 0;
 	req->len_bytes = len_bytes;
 	req->c2h_done_bytes = 0;
 	req->h2c_sent_bytes = 0;
 	req->c2h_success = false;
 	req->r2t_pending = false;
 	req->abort_requested = false;
+	req->reset_requested = false;
+	req->no_timeout = (flags & NVME_REQ_F_NO_TIMEOUT) != 0;
+	req->fuse_peer = NULL;
+	req->fuse_first = false;
+	req->fuse_done = false;
 	req->submit_ms = q->timeout_ms != 0 ? nvme_now_ms() : 0;
 	req->dir = len_bytes == 0                        ? NVME_REQ_DIR_NONE
 	           : xfer == NVME_OPC_XFER_HOST_TO_CTRLR ? NVME_REQ_DIR_H2C
@@ -425,7 +613,88 @@ nvme_tcp_qpair_submit(struct ftgt_nvme_qpair *q, struct nvme_cmd *cmd, void *buf
 			                                 NVME_SGL_SUBTYPE_TRANSPORT);
 		}
 	}
-	tx_slot_finish(q, s, NVME_TCP_CMD_HLEN, icd > 0 ? buf : NULL, icd);
+	tx_slot_finish(q, s, NVME_TCP_CMD_HLEN, req, 0, icd);
+	return req;
+}
+
+static bool
+have_room(const struct ftgt_nvme_qpair *q, uint32_t n)
+{
+	const struct nvme_req *r = q->free_reqs;
+	uint32_t i;
+
+	if (q->outstanding + n >= q->num_entries || q->tx_count + n > q->tx_num_slots) {
+		return false;
+	}
+	for (i = 0; i < n; i++, r = r->next) {
+		if (r == NULL) {
+			return false;
+		}
+	}
+	return true;
+}
+
+int
+nvme_tcp_qpair_submitv(struct ftgt_nvme_qpair *q, struct nvme_cmd *cmd, struct iovec *iov,
+                       uint32_t iovcnt, uint32_t len_bytes, uint32_t flags, ftgt_nvme_cmd_cb cb_fn,
+                       void *cb_arg)
+{
+	int rc = submit_check(q, cmd, iov, iovcnt, len_bytes);
+
+	if (ftgt_unlikely(rc != 0)) {
+		return rc;
+	}
+	if (ftgt_unlikely(!have_room(q, 1))) {
+		return -ENOMEM;
+	}
+	submit_one(q, cmd, iov, iovcnt, len_bytes, flags, cb_fn, cb_arg);
+	return 0;
+}
+
+int
+nvme_tcp_qpair_submit(struct ftgt_nvme_qpair *q, struct nvme_cmd *cmd, void *buf,
+                      uint32_t len_bytes, ftgt_nvme_cmd_cb cb_fn, void *cb_arg)
+{
+	struct iovec one = {.iov_base = buf, .iov_len = len_bytes};
+	int rc = submit_check(q, cmd, &one, 1, len_bytes);
+
+	if (ftgt_unlikely(rc != 0)) {
+		return rc;
+	}
+	if (ftgt_unlikely(!have_room(q, 1))) {
+		return -ENOMEM;
+	}
+	submit_one(q, cmd, &one, 1, len_bytes, 0, cb_fn, cb_arg);
+	return 0;
+}
+
+int
+nvme_tcp_qpair_submit_fused(struct ftgt_nvme_qpair *q, struct nvme_cmd *cmd1, struct iovec *iov1,
+                            uint32_t iovcnt1, struct nvme_cmd *cmd2, struct iovec *iov2,
+                            uint32_t iovcnt2, uint32_t len_bytes, ftgt_nvme_cmd_cb cb_fn,
+                            void *cb_arg)
+{
+	struct nvme_req *r1, *r2;
+	int rc;
+
+	rc = submit_check(q, cmd1, iov1, iovcnt1, len_bytes);
+	if (rc == 0) {
+		rc = submit_check(q, cmd2, iov2, iovcnt2, len_bytes);
+	}
+	if (ftgt_unlikely(rc != 0)) {
+		return rc;
+	}
+	if (ftgt_unlikely(!have_room(q, 2))) {
+		return -ENOMEM;
+	}
+	cmd1->flags = (uint8_t)((cmd1->flags & ~NVME_CMD_FUSE_MASK) | NVME_CMD_FUSE_FIRST);
+	cmd2->flags = (uint8_t)((cmd2->flags & ~NVME_CMD_FUSE_MASK) | NVME_CMD_FUSE_SECOND);
+	/* Adjacent in the send ring: nothing can be queued between the two capsules. */
+	r1 = submit_one(q, cmd1, iov1, iovcnt1, len_bytes, 0, cb_fn, cb_arg);
+	r2 = submit_one(q, cmd2, iov2, iovcnt2, len_bytes, 0, cb_fn, cb_arg);
+	r1->fuse_peer = r2;
+	r1->fuse_first = true;
+	r2->fuse_peer = r1;
 	return 0;
 }
 
@@ -445,7 +714,7 @@ rx_capsule_resp(struct ftgt_nvme_qpair *q, const struct nvme_tcp_rsp *rsp)
 {
 	struct nvme_req *req = rx_lookup_req(q, ftgt_le16_to_cpu(rsp->rccqe.cid));
 
-	if (req == NULL) {
+	if (req == NULL || req->fuse_done) {
 		return fatal(q, "qpair %u: CapsuleResp for unknown cid %u", q->qid,
 		             ftgt_le16_to_cpu(rsp->rccqe.cid));
 	}
@@ -463,7 +732,7 @@ rx_r2t(struct ftgt_nvme_qpair *q, const struct nvme_tcp_r2t_hdr *r2t)
 	struct nvme_req *req = rx_lookup_req(q, ftgt_le16_to_cpu(r2t->cccid));
 	uint32_t off = ftgt_le32_to_cpu(r2t->r2to), len = ftgt_le32_to_cpu(r2t->r2tl);
 
-	if (req == NULL || req->dir != NVME_REQ_DIR_H2C) {
+	if (req == NULL || req->dir != NVME_REQ_DIR_H2C || req->fuse_done) {
 		return fatal(q, "qpair %u: R2T for cid %u that sends no data", q->qid,
 		             ftgt_le16_to_cpu(r2t->cccid));
 	}
@@ -499,6 +768,38 @@ rx_c2h_finish(struct ftgt_nvme_qpair *q, struct nvme_req *req, uint8_t flags)
 	}
 }
 
+/*
+ * n bytes of the current C2HData payload are in: copy them from src (if not NULL, else
+ * they were received in place), add them to the digest, move the cursor.
+ */
+static void
+rx_data_advance(struct ftgt_nvme_qpair *q, const uint8_t *src, size_t n)
+{
+	struct nvme_req *req = q->rx_req;
+
+	q->rx_data_left -= (uint32_t)n;
+	q->rx_off += (uint32_t)n;
+	while (n > 0 && q->rx_iov_idx < req->iovcnt) {
+		struct iovec *v = &req->iov[q->rx_iov_idx];
+		size_t k = FTGT_MIN(v->iov_len - q->rx_iov_off, n);
+		uint8_t *dst = (uint8_t *)v->iov_base + q->rx_iov_off;
+
+		if (src != NULL) {
+			memcpy(dst, src, k);
+			src += k;
+		}
+		if (q->ddgst) {
+			q->rx_crc = ftgt_crc32c_update(dst, k, q->rx_crc);
+		}
+		n -= k;
+		q->rx_iov_off += k;
+		if (q->rx_iov_off == v->iov_len) {
+			q->rx_iov_idx++;
+			q->rx_iov_off = 0;
+		}
+	}
+}
+
 /* The payload of a C2HData PDU is all in: digest next, or the PDU is done. */
 static void
 rx_data_done(struct ftgt_nvme_qpair *q)
@@ -511,7 +812,7 @@ rx_data_done(struct ftgt_nvme_qpair *q)
 		return;
 	}
 	q->rx_state = NVME_TCP_RX_CH;
-	q->rx_req->c2h_done_bytes = (uint32_t)(q->rx_dst - q->rx_req->buf);
+	q->rx_req->c2h_done_bytes = q->rx_off;
 	rx_c2h_finish(q, q->rx_req, ch->flags);
 }
 
@@ -577,7 +878,7 @@ rx_header(struct ftgt_nvme_qpair *q)
 		struct nvme_req *req = rx_lookup_req(q, ftgt_le16_to_cpu(d->cccid));
 		uint32_t off = ftgt_le32_to_cpu(d->datao), len = ftgt_le32_to_cpu(d->datal);
 
-		if (req == NULL || req->dir != NVME_REQ_DIR_C2H) {
+		if (req == NULL || req->dir != NVME_REQ_DIR_C2H || req->fuse_done) {
 			return fatal(q, "qpair %u: C2HData for cid %u that reads no data", q->qid,
 			             ftgt_le16_to_cpu(d->cccid));
 		}
@@ -597,7 +898,8 @@ rx_header(struct ftgt_nvme_qpair *q)
 			             q->qid);
 		}
 		q->rx_req = req;
-		q->rx_dst = req->buf + off;
+		q->rx_off = off;
+		req_iov_seek(req, off, &q->rx_iov_idx, &q->rx_iov_off);
 		q->rx_data_left = len;
 		q->rx_crc = FTGT_CRC32C_INIT;
 		q->rx_state = NVME_TCP_RX_DATA;
@@ -672,15 +974,20 @@ rx_common_header(struct ftgt_nvme_qpair *q)
 	return 0;
 }
 
-int
-nvme_tcp_qpair_rx_bytes(struct ftgt_nvme_qpair *q, const uint8_t *p, size_t len)
+/* Parse bytes; stops early (*used < len) when the completion limit is reached. */
+static int
+rx_parse(struct ftgt_nvme_qpair *q, const uint8_t *p, size_t len, size_t *used)
 {
-	const uint8_t *end = p + len;
-	int rc;
+	const uint8_t *start = p, *end = p + len;
+	int rc = 0;
 
 	while (p < end) {
-		if (q->state == NVME_QPAIR_FAILED) {
-			return -ENXIO;
+		if (nvme_qpair_is_dead(q)) {
+			rc = -ENXIO;
+			break;
+		}
+		if (q->cpl_limit != 0 && q->stats.completions >= q->cpl_limit) {
+			break;
 		}
 		switch (q->rx_state) {
 		case NVME_TCP_RX_CH:
@@ -698,7 +1005,7 @@ nvme_tcp_qpair_rx_bytes(struct ftgt_nvme_qpair *q, const uint8_t *p, size_t len)
 			if (q->rx_state == NVME_TCP_RX_CH) {
 				rc = rx_common_header(q);
 				if (rc != 0) {
-					return rc;
+					goto out;
 				}
 				/* The whole PDU might be the common header: not for our types. */
 				break;
@@ -706,19 +1013,14 @@ nvme_tcp_qpair_rx_bytes(struct ftgt_nvme_qpair *q, const uint8_t *p, size_t len)
 			q->rx_hdr_have = 0;
 			rc = rx_header(q);
 			if (rc != 0) {
-				return rc;
+				goto out;
 			}
 			break;
 		}
 		case NVME_TCP_RX_DATA: {
 			size_t n = FTGT_MIN((size_t)q->rx_data_left, (size_t)(end - p));
 
-			memcpy(q->rx_dst, p, n);
-			if (q->ddgst) {
-				q->rx_crc = ftgt_crc32c_update(p, n, q->rx_crc);
-			}
-			q->rx_dst += n;
-			q->rx_data_left -= (uint32_t)n;
+			rx_data_advance(q, p, n);
 			p += n;
 			if (q->rx_data_left == 0) {
 				rx_data_done(q);
@@ -737,70 +1039,121 @@ nvme_tcp_qpair_rx_bytes(struct ftgt_nvme_qpair *q, const uint8_t *p, size_t len)
 				ftgt_le32 want = ftgt_cpu_to_le32(crc_final(q->rx_crc));
 
 				if (memcmp(&want, q->rx_ddgst, 4) != 0) {
-					return fatal(q, "qpair %u: data digest error (cid %u)",
-					             q->qid, q->rx_req->cid);
+					rc = fatal(q, "qpair %u: data digest error (cid %u)",
+					           q->qid, q->rx_req->cid);
+					goto out;
 				}
 				q->rx_state = NVME_TCP_RX_CH;
-				q->rx_req->c2h_done_bytes = (uint32_t)(q->rx_dst - q->rx_req->buf);
+				q->rx_req->c2h_done_bytes = q->rx_off;
 				rx_c2h_finish(q, q->rx_req, ch->flags);
 			}
 			break;
 		}
 		default:
-			return fatal(q, "qpair %u: bad receive state", q->qid);
+			rc = fatal(q, "qpair %u: bad receive state", q->qid);
+			goto out;
 		}
 	}
-	return 0;
+out:
+	*used = (size_t)(p - start);
+	return rc;
 }
 
-/* One recv() of as much as is there; big payloads go straight to the caller's buffer. */
+int
+nvme_tcp_qpair_rx_bytes(struct ftgt_nvme_qpair *q, const uint8_t *p, size_t len)
+{
+	size_t used;
+
+	return rx_parse(q, p, len, &used);
+}
+
+/* Parse n bytes at rx_buf + off; keep what the completion limit left for the next call. */
+static int
+rx_parse_buf(struct ftgt_nvme_qpair *q, uint32_t off, size_t n)
+{
+	size_t used = 0;
+	int rc = rx_parse(q, q->rx_buf + off, n, &used);
+
+	if (rc == 0 && used < n) {
+		q->rx_left_off = off + (uint32_t)used;
+		q->rx_left_len = (uint32_t)(n - used);
+	} else {
+		q->rx_left_len = 0;
+	}
+	return rc;
+}
+
+/* One recv() of as much as is there; big payloads go straight to the caller's buffers. */
 static int
 rx_poll(struct ftgt_nvme_qpair *q)
 {
 	ssize_t n;
 
 	if (q->rx_state == NVME_TCP_RX_DATA && q->rx_data_left >= NVME_TCP_RX_BUF_BYTES / 4) {
-		struct iovec iov[2] = {
-		        {q->rx_dst, q->rx_data_left},
-		        {q->rx_buf, NVME_TCP_RX_BUF_BYTES},
-		};
-		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+		struct iovec iov[NVME_TCP_RX_IOV_MAX + 1];
+		struct msghdr msg = {.msg_iov = iov};
+		struct nvme_req *req = q->rx_req;
+		uint32_t i = q->rx_iov_idx, left = q->rx_data_left;
+		size_t ioff = q->rx_iov_off, direct_max = 0;
+		int cnt = 0;
 
+		while (left > 0 && i < req->iovcnt && cnt < NVME_TCP_RX_IOV_MAX) {
+			size_t k = FTGT_MIN(req->iov[i].iov_len - ioff, (size_t)left);
+
+			if (k > 0) {
+				iov[cnt].iov_base = (uint8_t *)req->iov[i].iov_base + ioff;
+				iov[cnt].iov_len = k;
+				cnt++;
+			}
+			direct_max += k;
+			left -= (uint32_t)k;
+			ioff = 0;
+			i++;
+		}
+		iov[cnt].iov_base = q->rx_buf;
+		iov[cnt].iov_len = NVME_TCP_RX_BUF_BYTES;
+		msg.msg_iovlen = (size_t)cnt + 1;
 		q->stats.rx_calls++;
 		n = recvmsg(q->fd, &msg, MSG_DONTWAIT);
 		if (n > 0) {
-			size_t direct = FTGT_MIN((size_t)n, (size_t)q->rx_data_left);
+			size_t direct = FTGT_MIN((size_t)n, direct_max);
+
 			/* Digest and bookkeeping as if fed through the parser. */
-			if (q->ddgst) {
-				q->rx_crc = ftgt_crc32c_update(q->rx_dst, direct, q->rx_crc);
-			}
-			q->rx_dst += direct;
-			q->rx_data_left -= (uint32_t)direct;
+			rx_data_advance(q, NULL, direct);
 			if (q->rx_data_left == 0) {
 				rx_data_done(q);
 			}
-			return nvme_tcp_qpair_rx_bytes(q, q->rx_buf, (size_t)n - direct);
+			return rx_parse_buf(q, 0, (size_t)n - direct);
 		}
 	} else {
 		q->stats.rx_calls++;
 		n = recv(q->fd, q->rx_buf, NVME_TCP_RX_BUF_BYTES, MSG_DONTWAIT);
 		if (n > 0) {
-			return nvme_tcp_qpair_rx_bytes(q, q->rx_buf, (size_t)n);
+			return rx_parse_buf(q, 0, (size_t)n);
 		}
 	}
 	if (n == 0) {
-		return fatal(q, "qpair %u: connection closed by the controller", q->qid);
+		fatal(q, "qpair %u: connection closed by the controller", q->qid);
+		q->conn_rc = -ECONNRESET;
+		return -EPROTO;
 	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
 		return 0;
 	}
-	return fatal(q, "qpair %u: receive failed: %s", q->qid, strerror(errno));
+	{
+		int e = errno;
+
+		fatal(q, "qpair %u: receive failed: %s", q->qid, strerror(e));
+		q->conn_rc = -e;
+	}
+	return -EPROTO;
 }
 
 /*
  * A command past the timeout: the first time, ask for an Abort (sent on the admin queue:
  * directly for admin commands, through abort_cid_plus1 for I/O qpairs); if it is still
- * outstanding one more timeout later, fail the queue pair (the caller reconnects).
+ * outstanding one more timeout later, ask for a controller reset (automatic reconnect)
+ * or fail the queue pair (the caller reconnects).
  */
 static void
 check_timeouts(struct ftgt_nvme_qpair *q)
@@ -815,18 +1168,32 @@ check_timeouts(struct ftgt_nvme_qpair *q)
 	for (i = 0; i < q->num_entries; i++) {
 		struct nvme_req *req = &q->reqs[i];
 
-		if (!req->active || now - req->submit_ms <= q->timeout_ms) {
+		/* submit_ms may be after now: a command queued by this loop (an Abort). */
+		if (!req->active || req->no_timeout || req->fuse_done ||
+		    req->submit_ms + q->timeout_ms >= now) {
 			continue;
 		}
 		if (req->abort_requested) {
-			if (now - req->abort_ms > q->timeout_ms) {
-				fatal(q,
-				      "qpair %u: command cid %u timed out after %u ms, Abort did "
-				      "not help",
-				      q->qid, req->cid, (unsigned)(now - req->submit_ms));
-				return;
+			if (req->abort_ms + q->timeout_ms >= now || req->reset_requested) {
+				continue;
 			}
-			continue;
+			if (nvme_ctrlr_reconnect_enabled(q->ctrlr)) {
+				FTGT_WARNLOG(
+				        "qpair %u: command cid %u timed out after %u ms, Abort "
+				        "did not help: resetting the controller\n",
+				        q->qid, req->cid, (unsigned)(now - req->submit_ms));
+				req->reset_requested = true;
+				/* Taken by the admin thread (ctrlr.c), like a call to reset. */
+				nvme_ctrlr_request_reset(
+				        q->ctrlr, q->qid == 0 ? __atomic_load_n(&q->ctrlr->gen,
+				                                                __ATOMIC_RELAXED)
+				                              : q->gen);
+				continue;
+			}
+			fatal(q,
+			      "qpair %u: command cid %u timed out after %u ms, Abort did not help",
+			      q->qid, req->cid, (unsigned)(now - req->submit_ms));
+			return;
 		}
 		FTGT_WARNLOG("qpair %u: command cid %u timed out after %u ms, aborting it\n",
 		             q->qid, req->cid, q->timeout_ms);
@@ -842,10 +1209,104 @@ check_timeouts(struct ftgt_nvme_qpair *q)
 		} else if (q->ctrlr != NULL &&
 		           __atomic_load_n(&q->abort_cid_plus1, __ATOMIC_RELAXED) == 0) {
 			/* Pairs with the acquire exchange in nvme_ctrlr_send_aborts(). */
-			__atomic_store_n(&q->abort_cid_plus1, (uint32_t)req->cid + 1,
+			__atomic_store_n(&q->abort_cid_plus1,
+			                 ((uint64_t)q->gen << 32) | ((uint32_t)req->cid + 1),
 			                 __ATOMIC_RELEASE);
 			__atomic_fetch_add(&q->ctrlr->aborts_pending, 1, __ATOMIC_RELEASE);
 		}
+	}
+}
+
+static void conn_fail(struct ftgt_nvme_qpair *q, int rc, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* A connect step failed: q->conn_rc = rc, q->fail_reason = the sentence. */
+static void
+conn_fail(struct ftgt_nvme_qpair *q, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(q->fail_reason, sizeof(q->fail_reason), fmt, ap);
+	va_end(ap);
+	nvme_tcp_qpair_fail(q, q->fail_reason);
+	q->conn_rc = rc;
+}
+
+static const char *
+trid_addr(const struct ftgt_nvme_qpair *q)
+{
+	return q->ctrlr != NULL ? q->ctrlr->trid.traddr : "?";
+}
+
+static const char *
+trid_port(const struct ftgt_nvme_qpair *q)
+{
+	return q->ctrlr != NULL ? q->ctrlr->trid.trsvcid : "?";
+}
+
+static void
+queue_icreq(struct ftgt_nvme_qpair *q)
+{
+	struct nvme_tcp_tx_slot *s;
+	struct nvme_tcp_ic_req *ic;
+
+	/* ICReq (NVMe/TCP 1.0, 3.6.2.2): header digest never applies to IC PDUs. */
+	s = tx_slot_get(q);
+	ic = (struct nvme_tcp_ic_req *)s->hdr;
+	memset(ic, 0, sizeof(*ic));
+	ic->ch.pdu_type = NVME_TCP_PDU_TYPE_IC_REQ;
+	ic->ch.hlen = NVME_TCP_IC_HLEN;
+	ic->ch.plen = ftgt_cpu_to_le32(NVME_TCP_IC_HLEN);
+	ic->pfv = ftgt_cpu_to_le16(NVME_TCP_PFV_1_0);
+	ic->hpda = 0;
+	ic->dgst = (uint8_t)((q->hdgst ? NVME_TCP_DGST_HDGST_ENABLE : 0) |
+	                     (q->ddgst ? NVME_TCP_DGST_DDGST_ENABLE : 0));
+	ic->maxr2t = 0;
+	s->hdr_len = NVME_TCP_IC_HLEN;
+	q->state = NVME_QPAIR_WAIT_ICRESP;
+}
+
+/* Connect progress; false if the qpair is not (or no longer) connecting. */
+static void
+connect_poll(struct ftgt_nvme_qpair *q)
+{
+	uint64_t now = nvme_now_ms();
+
+	if (q->state == NVME_QPAIR_SOCK_CONNECTING) {
+		struct pollfd pfd = {.fd = q->fd, .events = POLLOUT};
+
+		if (poll(&pfd, 1, 0) > 0) {
+			int soerr = 0;
+			socklen_t elen = sizeof(soerr);
+
+			getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &soerr, &elen);
+			if (soerr != 0) {
+				conn_fail(q, -soerr, "cannot connect to %s port %s: %s",
+				          trid_addr(q), trid_port(q), strerror(soerr));
+				return;
+			}
+			queue_icreq(q);
+			return;
+		}
+	}
+	if (q->connect_deadline_ms == 0 || now < q->connect_deadline_ms) {
+		return;
+	}
+	switch (q->state) {
+	case NVME_QPAIR_SOCK_CONNECTING:
+		conn_fail(q, -ETIMEDOUT, "cannot connect to %s port %s: timed out", trid_addr(q),
+		          trid_port(q));
+		break;
+	case NVME_QPAIR_WAIT_ICRESP:
+		conn_fail(q, -ETIMEDOUT, "%s port %s: no ICResp (is it an NVMe/TCP target?)",
+		          trid_addr(q), trid_port(q));
+		break;
+	case NVME_QPAIR_CONNECTING:
+		conn_fail(q, -ETIMEDOUT, "no response to Fabrics Connect (queue %u)", q->qid);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -855,30 +1316,58 @@ nvme_tcp_qpair_process(struct ftgt_nvme_qpair *q, uint32_t max_completions)
 	uint64_t before = q->stats.completions;
 	int rc;
 
-	(void)max_completions;
-	if (q->state == NVME_QPAIR_FAILED) {
+	if (nvme_qpair_is_dead(q)) {
 		return -ENXIO;
 	}
+	if (ftgt_unlikely(q->state != NVME_QPAIR_READY)) {
+		connect_poll(q);
+		if (nvme_qpair_is_dead(q) || q->state == NVME_QPAIR_SOCK_CONNECTING) {
+			return nvme_qpair_is_dead(q) ? -ENXIO : 0;
+		}
+	}
+	q->cpl_limit = max_completions != 0 ? before + max_completions : 0;
 	rc = nvme_tcp_qpair_flush(q);
-	if (rc == 0) {
+	if (rc == 0 && q->rx_left_len > 0) {
+		/* What the limit left last time first, then more if the limit allows. */
+		rc = rx_parse_buf(q, q->rx_left_off, q->rx_left_len);
+	}
+	if (rc == 0 && q->rx_left_len == 0 &&
+	    (q->cpl_limit == 0 || q->stats.completions < q->cpl_limit)) {
 		rc = rx_poll(q);
 	}
+	q->cpl_limit = 0;
 	if (rc == 0 && (q->tx_count > 0 || q->r2t_head != NULL)) {
 		rc = nvme_tcp_qpair_flush(q);
 	}
 	if (rc == 0 && q->timeout_ms != 0 && q->outstanding > 0) {
 		check_timeouts(q);
 	}
-	if (q->state == NVME_QPAIR_FAILED) {
+	if (nvme_qpair_is_dead(q)) {
 		return -ENXIO;
 	}
 	return (int)(q->stats.completions - before);
 }
 
+void
+nvme_qpair_sleep(struct ftgt_nvme_qpair *q, uint32_t timeout_ms)
+{
+	struct pollfd pfd;
+
+	if (q->fd < 0 || nvme_qpair_is_dead(q)) {
+		usleep(timeout_ms * 1000);
+		return;
+	}
+	pfd.fd = q->fd;
+	pfd.events = q->state == NVME_QPAIR_SOCK_CONNECTING
+	                     ? POLLOUT
+	                     : POLLIN | (q->tx_count > 0 ? POLLOUT : 0);
+	pfd.revents = 0;
+	poll(&pfd, 1, (int)timeout_ms);
+}
+
 int
 nvme_qpair_wait(struct ftgt_nvme_qpair *q, const bool *done, uint64_t deadline_ms)
 {
-	struct pollfd pfd;
 	int rc;
 
 	while (!*done) {
@@ -894,110 +1383,67 @@ nvme_qpair_wait(struct ftgt_nvme_qpair *q, const bool *done, uint64_t deadline_m
 		if (now >= deadline_ms) {
 			return -ETIMEDOUT;
 		}
-		pfd.fd = q->fd;
-		pfd.events = POLLIN | (q->tx_count > 0 ? POLLOUT : 0);
-		pfd.revents = 0;
-		poll(&pfd, 1, (int)FTGT_MIN(deadline_ms - now, 10));
+		nvme_qpair_sleep(q, (uint32_t)FTGT_MIN(deadline_ms - now, 10));
 	}
 	return 0;
 }
 
-static bool
-ic_done(struct ftgt_nvme_qpair *q)
-{
-	return q->state != NVME_QPAIR_WAIT_ICRESP;
-}
-
 int
-nvme_tcp_qpair_connect_socket(struct ftgt_nvme_qpair *q, const struct ftgt_nvme_transport_id *trid,
-                              uint64_t deadline_ms, char *err, size_t err_len)
+nvme_tcp_qpair_start_connect(struct ftgt_nvme_qpair *q, const struct ftgt_nvme_transport_id *trid,
+                             uint64_t deadline_ms)
 {
-	struct nvme_tcp_tx_slot *s;
-	struct nvme_tcp_ic_req *ic;
 	struct sockaddr_storage ss;
-	socklen_t sslen, elen;
-	struct pollfd pfd;
-	int one = 1, soerr = 0, rc;
-	bool done = false;
+	socklen_t sslen;
+	int one = 1, rc;
+
+	if (q->fd >= 0) {
+		close(q->fd);
+		q->fd = -1;
+	}
+	/* Nothing is outstanding here (the old connection ended them all). */
+	q->tx_head = q->tx_tail = q->tx_count = 0;
+	q->tx_off = 0;
+	q->r2t_head = q->r2t_tail = NULL;
+	q->rx_state = NVME_TCP_RX_CH;
+	q->rx_hdr_have = 0;
+	q->rx_left_len = 0;
+	q->rx_req = NULL;
+	q->cpda_bytes = 0;
+	q->maxh2cdata_bytes = 4096;
+	q->icd_max_bytes = 0;
+	q->connect_sent = false;
+	q->conn_rc = 0;
+	q->fail_reason[0] = '\0';
+	q->connect_deadline_ms = deadline_ms;
+	q->timeout_ms = 0; /* the connect deadline covers the connect */
+	if (q->ctrlr != NULL) {
+		q->hdgst = q->ctrlr->opts.header_digest;
+		q->ddgst = q->ctrlr->opts.data_digest;
+	}
+	q->state = NVME_QPAIR_SOCK_CONNECTING;
 
 	rc = ftgt_parse_ip_port(trid->traddr, trid->trsvcid,
 	                        trid->adrfam == NVMF_ADRFAM_IPV6 ? AF_INET6 : AF_INET, &ss, &sslen);
 	if (rc != 0) {
-		snprintf(err, err_len, "bad address %s port %s", trid->traddr, trid->trsvcid);
+		conn_fail(q, -EINVAL, "bad address %s port %s", trid->traddr, trid->trsvcid);
 		return -EINVAL;
 	}
 	q->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (q->fd < 0) {
 		rc = -errno;
-		snprintf(err, err_len, "socket: %s", strerror(errno));
+		conn_fail(q, rc, "socket: %s", strerror(-rc));
 		return rc;
 	}
 	setsockopt(q->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(q->fd, (struct sockaddr *)&ss, sslen) != 0 && errno != EINPROGRESS) {
-		rc = -errno;
-		snprintf(err, err_len, "cannot connect to %s port %s: %s", trid->traddr,
-		         trid->trsvcid, strerror(errno));
-		return rc;
+	if (connect(q->fd, (struct sockaddr *)&ss, sslen) != 0) {
+		if (errno != EINPROGRESS) {
+			rc = -errno;
+			conn_fail(q, rc, "cannot connect to %s port %s: %s", trid->traddr,
+			          trid->trsvcid, strerror(-rc));
+			return rc;
+		}
+		return 0;
 	}
-	for (;;) {
-		uint64_t now = nvme_now_ms();
-
-		if (now >= deadline_ms) {
-			snprintf(err, err_len, "cannot connect to %s port %s: timed out",
-			         trid->traddr, trid->trsvcid);
-			return -ETIMEDOUT;
-		}
-		pfd.fd = q->fd;
-		pfd.events = POLLOUT;
-		pfd.revents = 0;
-		rc = poll(&pfd, 1, (int)FTGT_MIN(deadline_ms - now, 100));
-		if (rc > 0) {
-			break;
-		}
-	}
-	elen = sizeof(soerr);
-	getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &soerr, &elen);
-	if (soerr != 0) {
-		snprintf(err, err_len, "cannot connect to %s port %s: %s", trid->traddr,
-		         trid->trsvcid, strerror(soerr));
-		return -soerr;
-	}
-
-	/* ICReq (NVMe/TCP 1.0, 3.6.2.2): header digest never applies to IC PDUs. */
-	s = tx_slot_get(q);
-	ic = (struct nvme_tcp_ic_req *)s->hdr;
-	memset(ic, 0, sizeof(*ic));
-	ic->ch.pdu_type = NVME_TCP_PDU_TYPE_IC_REQ;
-	ic->ch.hlen = NVME_TCP_IC_HLEN;
-	ic->ch.plen = ftgt_cpu_to_le32(NVME_TCP_IC_HLEN);
-	ic->pfv = ftgt_cpu_to_le16(NVME_TCP_PFV_1_0);
-	ic->hpda = 0;
-	ic->dgst = (uint8_t)((q->hdgst ? NVME_TCP_DGST_HDGST_ENABLE : 0) |
-	                     (q->ddgst ? NVME_TCP_DGST_DDGST_ENABLE : 0));
-	ic->maxr2t = 0;
-	s->hdr_len = NVME_TCP_IC_HLEN;
-	while (!done) {
-		uint64_t now = nvme_now_ms();
-
-		rc = nvme_tcp_qpair_process(q, 0);
-		done = ic_done(q);
-		if (rc < 0 || q->state == NVME_QPAIR_FAILED) {
-			snprintf(err, err_len, "%s port %s: %s", trid->traddr, trid->trsvcid,
-			         q->fail_reason);
-			return -EPROTO;
-		}
-		if (done) {
-			break;
-		}
-		if (now >= deadline_ms) {
-			snprintf(err, err_len, "%s port %s: no ICResp (is it an NVMe/TCP target?)",
-			         trid->traddr, trid->trsvcid);
-			return -ETIMEDOUT;
-		}
-		pfd.fd = q->fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		poll(&pfd, 1, (int)FTGT_MIN(deadline_ms - now, 10));
-	}
+	queue_icreq(q);
 	return 0;
 }

@@ -4,30 +4,36 @@
  * bdev per active namespace, one I/O queue pair per thread (the io channel), polled.
  *
  * Ownership: a controller (struct nvme_bdev_ctrlr) and its lib/nvme admin queue belong
- * to the app thread; lib/nvme controller calls (qpair allocation, detach, admin polling)
- * happen there, except the blocking ftgt_nvme_connect() of attach and reconnect, which
- * runs on a pthread of its own (struct connect_job) and hands the result over by message. A channel asks the app thread for a qpair with a message
- * (struct qpair_req) and gets it back with a message; from then on the qpair belongs to
- * the channel's thread, which polls it and frees it. `gen` counts controller incarnations:
- * a qpair of an older generation is dropped when it arrives.
+ * to the app thread; lib/nvme controller calls (connect, qpair allocation, detach, admin
+ * polling, Abort) happen there, and none of them blocks: connects (attach and reconnect)
+ * use lib/nvme's non-blocking connect driven by a poller (struct connect_job), I/O qpairs
+ * its non-blocking qpair connect, driven by the channel's poller. A channel asks the app
+ * thread for a qpair with a message (struct qpair_req) and gets it back with a message;
+ * from then on the qpair belongs to the channel's thread, which polls it and frees it.
+ * `gen` counts controller incarnations: a qpair of an older generation is dropped when it
+ * arrives.
  *
- * Failures: the admin poller notices a failed admin queue, a channel a failed qpair. The
- * controller then goes RESETTING: every channel frees its qpair (their commands complete
- * ABORTED_SQ_DELETION and are given back to the bdev core as NOMEM, which retries them),
- * the old controller is detached, and connect is retried every reconnect_delay_sec until
- * ctrlr_loss_timeout_sec has passed since the failure (-1: forever). Then the controller
- * is FAILED and every I/O fails at once. I/O submitted while RESETTING is answered NOMEM
- * (queued and retried by the core), so it waits at most the loss timeout.
+ * Namespaces: lib/nvme keeps the active namespace list current (Namespace Attribute
+ * Changed events, reconnects); ns_sync() makes the bdevs follow: new namespaces become
+ * bdevs, vanished ones are hot-removed, a new size is announced to the bdev layer.
+ *
+ * Failures: the admin poller notices a failed admin queue, a channel a failed qpair, and a
+ * RESET bdev I/O (or bdev_nvme_reset_controller) asks for one. The controller then goes
+ * RESETTING: every channel frees its qpair (their commands complete ABORTED_SQ_DELETION and
+ * are given back to the bdev core as NOMEM, which retries them), the old controller is
+ * detached, and connect is retried every reconnect_delay_sec until ctrlr_loss_timeout_sec
+ * has passed since the failure (-1: forever). Then the controller is FAILED and every I/O
+ * fails at once. I/O submitted while RESETTING is answered NOMEM (queued and retried by the
+ * core), so it waits at most the loss timeout, or fast_io_fail_timeout_sec when set.
+ * (lib/nvme's own automatic reconnect is left off: see doc/bdev_nvme.md for why.)
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ftgt/bdev_module.h"
 #include "ftgt/log.h"
@@ -35,112 +41,19 @@
 #include "ftgt/thread.h"
 #include "ftgt/util.h"
 #include "bdev_nvme.h"
+#include "bdev_nvme_internal.h"
+#include "bdev_nvme_policy.h"
 
 FTGT_LOG_REGISTER_COMPONENT(bdev_nvme)
-
-#define ADMIN_POLL_PERIOD_US 10000
-
-/* Controller state (app thread). */
-enum nvme_ctrlr_state {
-	NVME_CTRLR_CONNECTING, /* attach: first connect running off-thread; no bdevs yet */
-	NVME_CTRLR_ENABLED,    /* connected; channels get qpairs */
-	NVME_CTRLR_RESETTING,  /* failed; reconnecting; I/O waits (NOMEM) */
-	NVME_CTRLR_FAILED,     /* loss timeout passed; I/O fails */
-	NVME_CTRLR_DELETING,   /* bdevs gone; tearing down */
-};
-
-static const char *const g_state_names[] = {
-        [NVME_CTRLR_CONNECTING] = "connecting", [NVME_CTRLR_ENABLED] = "enabled",
-        [NVME_CTRLR_RESETTING] = "resetting",   [NVME_CTRLR_FAILED] = "failed",
-        [NVME_CTRLR_DELETING] = "deleting",
-};
-
-struct nvme_bdev_ctrlr;
-struct nvme_io_channel;
-
-struct nvme_bdev {
-	struct ftgt_bdev bdev; /* freed in destruct (or after destruct_done) */
-	struct nvme_bdev_ctrlr *nctrlr;
-	uint32_t nsid;
-	uint32_t idx;
-};
-
-/* A channel's request for a qpair, or (failed_notice) its report of a failed qpair. */
-struct qpair_req {
-	struct nvme_bdev_ctrlr *nctrlr;
-	struct ftgt_thread *thread;
-	struct nvme_io_channel *ch; /* channel thread only; NULL once the channel is gone */
-	struct ftgt_nvme_qpair *qpair;
-	uint64_t gen;
-	bool failed;
-	bool failed_notice;
-	TAILQ_ENTRY(qpair_req) link;
-};
-
-struct nvme_io_channel {
-	struct nvme_bdev_ctrlr *nctrlr;
-	struct ftgt_nvme_qpair *qpair;
-	struct ftgt_poller *poller;
-	struct qpair_req *req; /* pending request, or NULL */
-	uint64_t gen;
-	bool failed;
-};
-
-/*
- * A connect run on a pthread of its own (ftgt_nvme_connect blocks for up to the connect
- * timeout), answered on the app thread by message. nctrlr is NULL once orphaned.
- */
-struct connect_job {
-	struct nvme_bdev_ctrlr *nctrlr;
-	struct ftgt_thread *app_thread;
-	struct ftgt_nvme_transport_id trid;
-	struct ftgt_nvme_ctrlr_opts copts;
-	struct ftgt_nvme_ctrlr *ctrlr;
-	int rc;
-	char err[256];
-	void (*done)(struct nvme_bdev_ctrlr *nctrlr, struct connect_job *job);
-};
-
-struct nvme_bdev_ctrlr {
-	char *name;
-	struct connect_job *job; /* connect in flight, or NULL */
-	bdev_nvme_attach_cb attach_cb;
-	void *attach_cb_arg;
-	struct bdev_nvme_attach_opts opts; /* opts.name points at name */
-	struct ftgt_nvme_ctrlr_opts copts;
-	struct ftgt_nvme_ctrlr *ctrlr; /* NULL between detach and reconnect */
-	enum nvme_ctrlr_state state;
-	uint64_t gen;
-	uint64_t reconnects;
-	uint16_t oncs; /* from the first connect: what io_type_supported answers */
-	uint64_t failed_at_us;
-	uint64_t next_try_us;
-	bool reset_chans_running;
-	bool io_dev_registered;
-	bool io_dev_gone;
-	/* Counted on any thread: qpairs alive and requests alive (lifetime of this struct). */
-	uint32_t nqpairs;
-	uint32_t nreqs;
-	struct nvme_bdev **bdevs;
-	uint32_t num_bdevs;
-	uint32_t live_bdevs;
-	struct nvme_bdev *last_bdev; /* destruct returned 1 for it */
-	struct ftgt_poller *poller;
-	TAILQ_HEAD(, qpair_req) waiting;
-	TAILQ_ENTRY(nvme_bdev_ctrlr) link;
-};
-
-/* Per-I/O context. */
-struct nvme_bdev_io {
-	struct nvme_dsm_range range;
-	void *bounce;
-	struct nvme_io_channel *ch;
-};
 
 static TAILQ_HEAD(, nvme_bdev_ctrlr) g_ctrlrs = TAILQ_HEAD_INITIALIZER(g_ctrlrs);
 
 static struct ftgt_bdev_module g_nvme_module;
 static void ctrlr_teardown(struct nvme_bdev_ctrlr *nctrlr);
+static void ctrlr_remove_all(struct nvme_bdev_ctrlr *nctrlr);
+static void ns_sync(struct nvme_bdev_ctrlr *nctrlr);
+static void aer_cb(void *cb_arg, const struct nvme_cpl *cpl);
+static void reset_waiters_done(struct nvme_bdev_ctrlr *nctrlr, int rc);
 
 static uint64_t
 now_us(void)
@@ -152,37 +65,60 @@ now_us(void)
 }
 
 static void
-job_done_msg(void *ctx)
+set_state(struct nvme_bdev_ctrlr *nctrlr, enum bdev_nvme_state state)
 {
-	struct connect_job *job = ctx;
+	if (!bdev_nvme_state_can_move(nctrlr->state, state)) {
+		FTGT_ERRLOG("nvme controller %s: bad state change %s -> %s\n", nctrlr->name,
+		            bdev_nvme_state_name(nctrlr->state), bdev_nvme_state_name(state));
+	}
+	FTGT_DEBUGLOG(bdev_nvme, "nvme controller %s: %s -> %s\n", nctrlr->name,
+	              bdev_nvme_state_name(nctrlr->state), bdev_nvme_state_name(state));
+	nctrlr->state = state;
+	__atomic_store_n(&nctrlr->fail_io, state == BDEV_NVME_FAILED || state == BDEV_NVME_DELETING,
+	                 __ATOMIC_RELAXED);
+}
 
-	if (job->nctrlr == NULL) {
-		if (job->ctrlr != NULL) {
-			ftgt_nvme_detach(job->ctrlr);
-		}
-	} else {
-		job->nctrlr->job = NULL;
-		job->done(job->nctrlr, job);
+/* ---- connect jobs ------------------------------------------------------------------ */
+
+#define CONNECT_POLL_PERIOD_US 1000
+
+static void
+job_free(struct connect_job *job)
+{
+	ftgt_poller_unregister(&job->poller);
+	if (job->ctrlr != NULL) {
+		ftgt_nvme_detach(job->ctrlr);
 	}
 	free(job);
 }
 
-static void *
-job_thread(void *arg)
+static int
+job_poll(void *ctx)
 {
-	struct connect_job *job = arg;
-	int i;
+	struct connect_job *job = ctx;
+	struct nvme_bdev_ctrlr *nctrlr = job->nctrlr;
+	int rc = -EINVAL; /* connect_async refused the address (job->err says why) */
 
-	job->rc =
-	        ftgt_nvme_connect(&job->trid, &job->copts, &job->ctrlr, job->err, sizeof(job->err));
-	/* The controller now goes to the app thread (the message orders the handover). */
-	for (i = 0; i < 10000; i++) {
-		if (ftgt_thread_send_msg(job->app_thread, job_done_msg, job) == 0) {
-			break;
+	if (job->ctrlr != NULL) {
+		rc = ftgt_nvme_ctrlr_process_admin_completions(job->ctrlr);
+		if (rc == -EAGAIN) {
+			return FTGT_POLLER_IDLE;
 		}
-		usleep(1000);
+		if (rc < 0) {
+			rc = ftgt_nvme_ctrlr_get_connect_error(job->ctrlr, job->err,
+			                                       sizeof(job->err));
+			if (rc >= 0) {
+				rc = -EIO;
+			}
+			ftgt_nvme_detach(job->ctrlr);
+			job->ctrlr = NULL;
+		}
 	}
-	return NULL;
+	job->rc = rc < 0 ? rc : 0;
+	nctrlr->job = NULL;
+	job->done(nctrlr, job);
+	job_free(job); /* disconnects job->ctrlr unless done() took it */
+	return FTGT_POLLER_BUSY;
 }
 
 static int
@@ -190,29 +126,32 @@ job_start(struct nvme_bdev_ctrlr *nctrlr,
           void (*done)(struct nvme_bdev_ctrlr *nctrlr, struct connect_job *job))
 {
 	struct connect_job *job = calloc(1, sizeof(*job));
-	pthread_attr_t attr;
-	pthread_t tid;
-	int rc;
 
 	if (job == NULL) {
 		return -ENOMEM;
 	}
 	job->nctrlr = nctrlr;
-	job->app_thread = ftgt_thread_get_app_thread();
-	job->trid = nctrlr->opts.trid;
-	job->copts = nctrlr->copts;
 	job->done = done;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	nctrlr->job = job;
-	rc = pthread_create(&tid, &attr, job_thread, job);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		nctrlr->job = NULL;
+	job->poller = FTGT_POLLER_REGISTER(job_poll, job, CONNECT_POLL_PERIOD_US);
+	if (job->poller == NULL) {
 		free(job);
-		return -rc;
+		return -ENOMEM;
 	}
+	/* NULL (bad address, no memory): job_poll reports it, like any failed connect. */
+	job->ctrlr = ftgt_nvme_connect_async(&nctrlr->opts.trid, &nctrlr->copts, job->err,
+	                                     sizeof(job->err));
+	nctrlr->job = job;
 	return 0;
+}
+
+/* App thread: nobody wants the connect's answer any more (detach, shutdown). */
+static void
+job_orphan(struct nvme_bdev_ctrlr *nctrlr)
+{
+	if (nctrlr->job != NULL) {
+		job_free(nctrlr->job);
+		nctrlr->job = NULL;
+	}
 }
 
 static struct nvme_bdev_ctrlr *
@@ -318,25 +257,15 @@ chan_qpair_reply(void *ctx)
 		return;
 	}
 	ch->gen = req->gen;
-	ch->failed = req->failed;
 	ch->qpair = req->qpair;
 	req_free(req);
 }
 
-static int
-chan_poll(void *ctx)
+static void
+chan_qpair_failed(struct nvme_io_channel *ch)
 {
-	struct nvme_io_channel *ch = ctx;
 	struct qpair_req *notice;
-	int rc;
 
-	if (ch->qpair == NULL) {
-		return FTGT_POLLER_IDLE;
-	}
-	rc = ftgt_nvme_qpair_process_completions(ch->qpair, 0);
-	if (rc >= 0) {
-		return rc > 0 ? FTGT_POLLER_BUSY : FTGT_POLLER_IDLE;
-	}
 	FTGT_WARNLOG("nvme controller %s: I/O qpair %u failed\n", ch->nctrlr->name,
 	             ftgt_nvme_qpair_get_id(ch->qpair));
 	qpair_release(ch->nctrlr, ch->qpair);
@@ -348,6 +277,23 @@ chan_poll(void *ctx)
 		req_send(notice);
 	}
 	chan_request(ch);
+}
+
+static int
+chan_poll(void *ctx)
+{
+	struct nvme_io_channel *ch = ctx;
+	int rc;
+
+	if (ch->qpair == NULL) {
+		return FTGT_POLLER_IDLE;
+	}
+	rc = ftgt_nvme_qpair_process_completions(ch->qpair, 0);
+	if (rc >= 0 || rc == -EAGAIN) {
+		/* -EAGAIN: still connecting (its I/O is answered NOMEM meanwhile). */
+		return rc > 0 ? FTGT_POLLER_BUSY : FTGT_POLLER_IDLE;
+	}
+	chan_qpair_failed(ch);
 	return FTGT_POLLER_BUSY;
 }
 
@@ -385,6 +331,8 @@ chan_destroy(void *io_device, void *ctx_buf)
 
 /* ---- app thread: qpairs, reset, teardown --------------------------------------------- */
 
+static void ctrlr_start_reset(struct nvme_bdev_ctrlr *nctrlr, const char *why, bool loss);
+
 static void
 req_reply(struct qpair_req *req)
 {
@@ -402,12 +350,16 @@ req_serve(struct nvme_bdev_ctrlr *nctrlr, struct qpair_req *req)
 {
 	req->gen = nctrlr->gen;
 	req->qpair = NULL;
-	req->failed = nctrlr->state == NVME_CTRLR_FAILED || nctrlr->state == NVME_CTRLR_DELETING;
-	if (nctrlr->state == NVME_CTRLR_ENABLED) {
+	if (nctrlr->state == BDEV_NVME_ENABLED) {
 		__atomic_fetch_add(&nctrlr->nqpairs, 1, __ATOMIC_RELAXED);
-		req->qpair = ftgt_nvme_ctrlr_alloc_io_qpair(nctrlr->ctrlr, 0);
+		/* Non-blocking: the channel's poller drives the connect on its own thread. */
+		req->qpair = ftgt_nvme_ctrlr_alloc_io_qpair_async(nctrlr->ctrlr, 0);
 		if (req->qpair == NULL) {
 			__atomic_fetch_sub(&nctrlr->nqpairs, 1, __ATOMIC_RELAXED);
+			/* The controller answers no more: reset it; the request waits for that. */
+			ctrlr_start_reset(nctrlr, "an I/O qpair connect failed", true);
+			TAILQ_INSERT_TAIL(&nctrlr->waiting, req, link);
+			return;
 		}
 	}
 	req_reply(req);
@@ -421,6 +373,9 @@ serve_waiting(struct nvme_bdev_ctrlr *nctrlr)
 	while ((req = TAILQ_FIRST(&nctrlr->waiting)) != NULL) {
 		TAILQ_REMOVE(&nctrlr->waiting, req, link);
 		req_serve(nctrlr, req);
+		if (nctrlr->state == BDEV_NVME_RESETTING) {
+			break; /* that one failed: the rest waits for the reconnect */
+		}
 	}
 }
 
@@ -448,18 +403,25 @@ reset_chan_done(struct ftgt_io_channel_iter *i, int status)
 	nctrlr->reset_chans_running = false;
 }
 
+/* loss: a failure was noticed (counted in losses); otherwise a reset was asked for. */
 static void
-ctrlr_start_reset(struct nvme_bdev_ctrlr *nctrlr, const char *why)
+ctrlr_start_reset(struct nvme_bdev_ctrlr *nctrlr, const char *why, bool loss)
 {
-	if (nctrlr->state != NVME_CTRLR_ENABLED) {
+	if (nctrlr->state != BDEV_NVME_ENABLED) {
 		return;
 	}
-	FTGT_WARNLOG("nvme controller %s: %s; reconnecting (loss timeout %d s, delay %u s)\n",
-	             nctrlr->name, why, nctrlr->opts.ctrlr_loss_timeout_sec,
-	             nctrlr->opts.reconnect_delay_sec);
-	nctrlr->state = NVME_CTRLR_RESETTING;
+	if (loss) {
+		nctrlr->losses++;
+		FTGT_WARNLOG(
+		        "nvme controller %s: %s; reconnecting (loss timeout %d s, delay %u s)\n",
+		        nctrlr->name, why, nctrlr->ropts.ctrlr_loss_timeout_sec,
+		        nctrlr->ropts.reconnect_delay_sec);
+	} else {
+		FTGT_NOTICELOG("nvme controller %s: %s\n", nctrlr->name, why);
+	}
+	set_state(nctrlr, BDEV_NVME_RESETTING);
 	nctrlr->gen++;
-	nctrlr->failed_at_us = now_us();
+	nctrlr->lost_at_us = now_us();
 	nctrlr->next_try_us = 0;
 	if (nctrlr->io_dev_registered) {
 		nctrlr->reset_chans_running = true;
@@ -472,39 +434,48 @@ reconnect_done(struct nvme_bdev_ctrlr *nctrlr, struct connect_job *job)
 {
 	uint64_t now = now_us();
 
-	if (nctrlr->state != NVME_CTRLR_RESETTING) {
-		/* Being detached meanwhile. */
-		if (job->ctrlr != NULL) {
-			ftgt_nvme_detach(job->ctrlr);
-		}
-		return;
+	if (nctrlr->state != BDEV_NVME_RESETTING) {
+		return; /* job->ctrlr, if any, is disconnected by job_poll */
 	}
 	if (job->rc == 0) {
-		FTGT_NOTICELOG("nvme controller %s: reconnected\n", nctrlr->name);
+		FTGT_NOTICELOG("nvme controller %s: reconnected (cntlid %u)\n", nctrlr->name,
+		               ftgt_nvme_ctrlr_get_cntlid(job->ctrlr));
 		nctrlr->ctrlr = job->ctrlr;
-		nctrlr->state = NVME_CTRLR_ENABLED;
+		job->ctrlr = NULL;
+		set_state(nctrlr, BDEV_NVME_ENABLED);
 		nctrlr->reconnects++;
+		ftgt_nvme_ctrlr_register_aer_callback(nctrlr->ctrlr, aer_cb, nctrlr);
+		reset_waiters_done(nctrlr, 0);
+		/* Namespaces may have come or gone while it was away. */
+		ns_sync(nctrlr);
 		serve_waiting(nctrlr);
 		return;
 	}
-	if (nctrlr->opts.ctrlr_loss_timeout_sec < 0 ||
-	    now - nctrlr->failed_at_us < (uint64_t)nctrlr->opts.ctrlr_loss_timeout_sec * 1000000u) {
+	reset_waiters_done(nctrlr, -EIO);
+	nctrlr->next_try_us = bdev_nvme_next_try_us(&nctrlr->ropts, nctrlr->lost_at_us, now);
+	if (nctrlr->next_try_us != 0) {
 		FTGT_WARNLOG("nvme controller %s: reconnect failed: %s\n", nctrlr->name, job->err);
-		nctrlr->next_try_us = now + (uint64_t)nctrlr->opts.reconnect_delay_sec * 1000000u;
 		return;
 	}
 	FTGT_ERRLOG("nvme controller %s: reconnect failed (%s); loss timeout reached: "
 	            "I/O now fails\n",
 	            nctrlr->name, job->err);
-	nctrlr->state = NVME_CTRLR_FAILED;
+	set_state(nctrlr, BDEV_NVME_FAILED);
 	serve_waiting(nctrlr);
 }
 
 static void
 ctrlr_reset_step(struct nvme_bdev_ctrlr *nctrlr)
 {
-	uint64_t now;
+	uint64_t now = now_us();
 
+	if (!nctrlr->fail_io &&
+	    bdev_nvme_fast_io_fail_due(&nctrlr->ropts, nctrlr->lost_at_us, now)) {
+		FTGT_WARNLOG("nvme controller %s: fast_io_fail_timeout_sec %u passed: I/O fails "
+		             "while reconnecting\n",
+		             nctrlr->name, nctrlr->ropts.fast_io_fail_timeout_sec);
+		__atomic_store_n(&nctrlr->fail_io, true, __ATOMIC_RELAXED);
+	}
 	if (nctrlr->job != NULL || nctrlr->reset_chans_running ||
 	    __atomic_load_n(&nctrlr->nqpairs, __ATOMIC_ACQUIRE) != 0) {
 		return;
@@ -513,19 +484,18 @@ ctrlr_reset_step(struct nvme_bdev_ctrlr *nctrlr)
 		ftgt_nvme_detach(nctrlr->ctrlr);
 		nctrlr->ctrlr = NULL;
 	}
-	now = now_us();
 	if (now < nctrlr->next_try_us) {
 		return;
 	}
+	nctrlr->reconnect_tries++;
 	if (job_start(nctrlr, reconnect_done) != 0) {
-		nctrlr->next_try_us = now + 100000; /* out of memory or threads: soon again */
+		nctrlr->next_try_us = now + 100000; /* out of memory: soon again */
 	}
 }
 
 static void
 ctrlr_free(struct nvme_bdev_ctrlr *nctrlr)
 {
-	free(nctrlr->bdevs);
 	free(nctrlr->name);
 	free(nctrlr);
 }
@@ -557,26 +527,31 @@ ctrlr_poll(void *ctx)
 	int rc;
 
 	switch (nctrlr->state) {
-	case NVME_CTRLR_ENABLED:
+	case BDEV_NVME_ENABLED:
 		rc = ftgt_nvme_ctrlr_process_admin_completions(nctrlr->ctrlr);
 		if (rc < 0 || ftgt_nvme_ctrlr_is_failed(nctrlr->ctrlr)) {
-			ctrlr_start_reset(nctrlr, "admin queue failed");
+			ctrlr_start_reset(nctrlr, "admin queue failed", true);
 			return FTGT_POLLER_BUSY;
 		}
+		if (nctrlr->ns_resync) {
+			ns_sync(nctrlr);
+		}
 		return rc > 0 ? FTGT_POLLER_BUSY : FTGT_POLLER_IDLE;
-	case NVME_CTRLR_RESETTING:
+	case BDEV_NVME_RESETTING:
 		ctrlr_reset_step(nctrlr);
 		return FTGT_POLLER_BUSY;
-	case NVME_CTRLR_CONNECTING:
-	case NVME_CTRLR_FAILED:
+	case BDEV_NVME_CONNECTING:
+	case BDEV_NVME_FAILED:
 		return FTGT_POLLER_IDLE;
-	case NVME_CTRLR_DELETING:
-		if (nctrlr->io_dev_gone && !nctrlr->reset_chans_running && nctrlr->job == NULL &&
+	case BDEV_NVME_DELETING:
+		if (nctrlr->io_dev_gone && !nctrlr->reset_chans_running &&
 		    __atomic_load_n(&nctrlr->nqpairs, __ATOMIC_ACQUIRE) == 0 &&
 		    __atomic_load_n(&nctrlr->nreqs, __ATOMIC_ACQUIRE) == 0) {
 			ctrlr_finish_teardown(nctrlr);
 		}
 		return FTGT_POLLER_BUSY;
+	case BDEV_NVME_NUM_STATES:
+		break;
 	}
 	return FTGT_POLLER_IDLE;
 }
@@ -590,12 +565,12 @@ app_qpair_req(void *ctx)
 
 	if (req->failed_notice) {
 		if (req->gen == nctrlr->gen) {
-			ctrlr_start_reset(nctrlr, "an I/O qpair failed");
+			ctrlr_start_reset(nctrlr, "an I/O qpair failed", true);
 		}
 		req_free(req);
 		return;
 	}
-	if (nctrlr->state == NVME_CTRLR_RESETTING) {
+	if (nctrlr->state == BDEV_NVME_RESETTING) {
 		TAILQ_INSERT_TAIL(&nctrlr->waiting, req, link);
 		return;
 	}
@@ -605,15 +580,23 @@ app_qpair_req(void *ctx)
 static void
 io_dev_gone(void *io_device)
 {
-	struct nvme_bdev_ctrlr *nctrlr = io_device;
+	struct nvme_bdev_ctrlr *c;
 
-	nctrlr->io_dev_gone = true;
+	/* Looked up: module_fini may have freed a controller whose teardown was running. */
+	TAILQ_FOREACH (c, &g_ctrlrs, link) {
+		if (c == io_device) {
+			c->io_dev_gone = true;
+		}
+	}
 }
 
 static void
 ctrlr_teardown(struct nvme_bdev_ctrlr *nctrlr)
 {
-	nctrlr->state = NVME_CTRLR_DELETING;
+	set_state(nctrlr, BDEV_NVME_DELETING);
+	/* A reconnect in flight is not waited for: it is dropped here. */
+	job_orphan(nctrlr);
+	reset_waiters_done(nctrlr, -ENODEV);
 	serve_waiting(nctrlr);
 	if (nctrlr->io_dev_registered) {
 		nctrlr->io_dev_registered = false;
@@ -621,6 +604,73 @@ ctrlr_teardown(struct nvme_bdev_ctrlr *nctrlr)
 	} else {
 		nctrlr->io_dev_gone = true;
 	}
+}
+
+/* ---- reset ------------------------------------------------------------------------- */
+
+static void
+reset_waiters_done(struct nvme_bdev_ctrlr *nctrlr, int rc)
+{
+	struct reset_waiter *w;
+
+	while ((w = TAILQ_FIRST(&nctrlr->reset_waiters)) != NULL) {
+		TAILQ_REMOVE(&nctrlr->reset_waiters, w, link);
+		w->fn(w, rc);
+	}
+}
+
+int
+bdev_nvme_ctrlr_reset(struct nvme_bdev_ctrlr *nctrlr, struct reset_waiter *w)
+{
+	switch (nctrlr->state) {
+	case BDEV_NVME_ENABLED:
+		nctrlr->resets++;
+		ctrlr_start_reset(nctrlr, "reset requested", false);
+		break;
+	case BDEV_NVME_RESETTING:
+		/* One is running (reset or reconnect): its next try answers this one too. */
+		nctrlr->resets++;
+		break;
+	default:
+		return -EBUSY;
+	}
+	TAILQ_INSERT_TAIL(&nctrlr->reset_waiters, w, link);
+	return 0;
+}
+
+static void
+reset_rpc_done(struct reset_waiter *w, int rc)
+{
+	w->cb_fn(w->cb_arg, rc);
+	free(w);
+}
+
+int
+bdev_nvme_reset_controller(const char *name, bdev_nvme_reset_cb cb_fn, void *cb_arg, char *err,
+                           size_t err_len)
+{
+	struct nvme_bdev_ctrlr *nctrlr = ctrlr_find(name);
+	struct reset_waiter *w;
+
+	if (nctrlr == NULL) {
+		snprintf(err, err_len, "nvme controller '%s' does not exist", name);
+		return -ENODEV;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	w->fn = reset_rpc_done;
+	w->cb_fn = cb_fn;
+	w->cb_arg = cb_arg;
+	if (bdev_nvme_ctrlr_reset(nctrlr, w) != 0) {
+		free(w);
+		snprintf(err, err_len, "nvme controller '%s' is %s: it cannot be reset", name,
+		         bdev_nvme_state_name(nctrlr->state));
+		return -EBUSY;
+	}
+	return 0;
 }
 
 /* ---- bdev fn table ----------------------------------------------------------------- */
@@ -631,8 +681,12 @@ nvme_bdev_destruct(void *ctxt)
 	struct nvme_bdev *nbdev = ctxt;
 	struct nvme_bdev_ctrlr *nctrlr = nbdev->nctrlr;
 
-	nctrlr->bdevs[nbdev->idx] = NULL;
-	if (--nctrlr->live_bdevs > 0) {
+	TAILQ_REMOVE(&nctrlr->bdevs, nbdev, link);
+	/*
+	 * The controller goes with its last bdev when that is detach or shutdown; a namespace
+	 * removed on the remote side leaves the controller attached (maybe with none).
+	 */
+	if (--nctrlr->live_bdevs > 0 || (nbdev->removing && !nctrlr->detaching)) {
 		free(nbdev->bdev.name);
 		free(nbdev);
 		return 0;
@@ -641,141 +695,6 @@ nvme_bdev_destruct(void *ctxt)
 	nctrlr->last_bdev = nbdev;
 	ctrlr_teardown(nctrlr);
 	return 1;
-}
-
-static void
-nvme_io_done(void *cb_arg, const struct nvme_cpl *cpl)
-{
-	struct ftgt_bdev_io *io = cb_arg;
-	struct nvme_bdev_io *nio = ftgt_bdev_io_get_driver_ctx(io);
-	uint16_t status = ftgt_le16_to_cpu(cpl->status);
-	int sct = (status >> 9) & 0x7, sc = (status >> 1) & 0xff;
-
-	if (nio->bounce != NULL) {
-		if (io->type == FTGT_BDEV_IO_TYPE_READ && !ftgt_nvme_cpl_is_error(cpl)) {
-			ftgt_iovec_from_buf(io->u.bdev.iovs, io->u.bdev.iovcnt, nio->bounce,
-			                    ftgt_bdev_io_get_len_bytes(io));
-		}
-		free(nio->bounce);
-		nio->bounce = NULL;
-	}
-	if (sct == NVME_SCT_GENERIC && sc == NVME_SC_ABORTED_SQ_DELETION) {
-		/* The qpair went away (reset): the core retries it. */
-		ftgt_bdev_io_complete(io, nio->ch->failed ? FTGT_BDEV_IO_STATUS_FAILED
-		                                          : FTGT_BDEV_IO_STATUS_NOMEM);
-		return;
-	}
-	ftgt_bdev_io_complete_nvme_status(io, ftgt_le32_to_cpu(cpl->cdw0), sct, sc);
-}
-
-static void *
-io_data_buf(struct ftgt_bdev_io *io, struct nvme_bdev_io *nio, bool copy_in)
-{
-	uint64_t len = ftgt_bdev_io_get_len_bytes(io);
-
-	if (io->u.bdev.iovcnt == 1 && io->u.bdev.iovs[0].iov_len >= len) {
-		return io->u.bdev.iovs[0].iov_base;
-	}
-	/* lib/nvme takes one flat buffer per command. */
-	nio->bounce = malloc(len);
-	if (nio->bounce != NULL && copy_in) {
-		ftgt_iovec_to_buf(io->u.bdev.iovs, io->u.bdev.iovcnt, nio->bounce, len);
-	}
-	return nio->bounce;
-}
-
-static void
-nvme_bdev_submit(struct ftgt_io_channel *chan, struct ftgt_bdev_io *io)
-{
-	struct nvme_io_channel *ch = ftgt_io_channel_get_ctx(chan);
-	struct nvme_bdev *nbdev = io->bdev->ctxt;
-	struct nvme_bdev_io *nio = ftgt_bdev_io_get_driver_ctx(io);
-	uint32_t flags = 0;
-	void *buf;
-	int rc;
-
-	nio->bounce = NULL;
-	nio->ch = ch;
-	if (io->type == FTGT_BDEV_IO_TYPE_RESET) {
-		ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_SUCCESS);
-		return;
-	}
-	if (ch->qpair == NULL) {
-		ftgt_bdev_io_complete(io, ch->failed ? FTGT_BDEV_IO_STATUS_FAILED
-		                                     : FTGT_BDEV_IO_STATUS_NOMEM);
-		return;
-	}
-	switch (io->type) {
-	case FTGT_BDEV_IO_TYPE_READ:
-		buf = io_data_buf(io, nio, false);
-		rc = buf == NULL ? -ENOMEM
-		                 : ftgt_nvme_ns_cmd_read(
-		                           ch->qpair, nbdev->nsid, buf, io->u.bdev.offset_blocks,
-		                           (uint32_t)io->u.bdev.num_blocks, 0, nvme_io_done, io);
-		break;
-	case FTGT_BDEV_IO_TYPE_WRITE:
-		if (io->io_flags & FTGT_BDEV_IO_FLAG_FUA) {
-			flags |= NVME_RW_FUA;
-		}
-		buf = io_data_buf(io, nio, true);
-		rc = buf == NULL ? -ENOMEM
-		                 : ftgt_nvme_ns_cmd_write(ch->qpair, nbdev->nsid, buf,
-		                                          io->u.bdev.offset_blocks,
-		                                          (uint32_t)io->u.bdev.num_blocks, flags,
-		                                          nvme_io_done, io);
-		break;
-	case FTGT_BDEV_IO_TYPE_FLUSH:
-		rc = ftgt_nvme_ns_cmd_flush(ch->qpair, nbdev->nsid, nvme_io_done, io);
-		break;
-	case FTGT_BDEV_IO_TYPE_WRITE_ZEROES:
-		rc = ftgt_nvme_ns_cmd_write_zeroes(ch->qpair, nbdev->nsid, io->u.bdev.offset_blocks,
-		                                   (uint32_t)io->u.bdev.num_blocks, 0, nvme_io_done,
-		                                   io);
-		break;
-	case FTGT_BDEV_IO_TYPE_UNMAP:
-		nio->range.attributes = 0;
-		nio->range.nlb = ftgt_cpu_to_le32((uint32_t)io->u.bdev.num_blocks);
-		nio->range.slba = ftgt_cpu_to_le64(io->u.bdev.offset_blocks);
-		rc = ftgt_nvme_ns_cmd_dsm(ch->qpair, nbdev->nsid, NVME_DSM_ATTR_DEALLOCATE,
-		                          &nio->range, 1, nvme_io_done, io);
-		break;
-	default:
-		rc = -ENOTSUP;
-		break;
-	}
-	if (rc == 0) {
-		return;
-	}
-	free(nio->bounce);
-	nio->bounce = NULL;
-	if (rc == -ENOMEM || rc == -ENXIO) {
-		/* Queue full, or the qpair failed (the poller notices): the core retries. */
-		ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_NOMEM);
-		return;
-	}
-	ftgt_bdev_io_complete(io, FTGT_BDEV_IO_STATUS_FAILED);
-}
-
-static bool
-nvme_bdev_io_type_supported(void *ctxt, enum ftgt_bdev_io_type type)
-{
-	struct nvme_bdev *nbdev = ctxt;
-	uint16_t oncs = nbdev->nctrlr->oncs;
-
-	switch (type) {
-	case FTGT_BDEV_IO_TYPE_READ:
-	case FTGT_BDEV_IO_TYPE_WRITE:
-	case FTGT_BDEV_IO_TYPE_RESET:
-		return true;
-	case FTGT_BDEV_IO_TYPE_FLUSH:
-		return nbdev->bdev.write_cache;
-	case FTGT_BDEV_IO_TYPE_WRITE_ZEROES:
-	case FTGT_BDEV_IO_TYPE_UNMAP:
-		return type == FTGT_BDEV_IO_TYPE_UNMAP ? (oncs & NVME_CTRLR_ONCS_DSM) != 0
-		                                       : (oncs & NVME_CTRLR_ONCS_WRITE_ZEROES) != 0;
-	default:
-		return false;
-	}
 }
 
 static struct ftgt_io_channel *
@@ -802,7 +721,7 @@ nvme_bdev_dump_info_json(void *ctxt, json_t *driver_specific)
 
 	json_object_set_new(o, "ctrlr", json_string(nbdev->nctrlr->name));
 	json_object_set_new(o, "nsid", json_integer(nbdev->nsid));
-	json_object_set_new(o, "state", json_string(g_state_names[nbdev->nctrlr->state]));
+	json_object_set_new(o, "state", json_string(bdev_nvme_state_name(nbdev->nctrlr->state)));
 	json_object_set_new(o, "trid", trid_json(&nbdev->nctrlr->opts.trid));
 	json_object_set_new(driver_specific, "nvme", o);
 }
@@ -813,16 +732,16 @@ nvme_bdev_write_config_json(struct ftgt_bdev *bdev, json_t *config)
 	struct nvme_bdev *nbdev = bdev->ctxt;
 	struct nvme_bdev_ctrlr *nctrlr = nbdev->nctrlr;
 	const struct bdev_nvme_attach_opts *o = &nctrlr->opts;
-	uint32_t i;
+	struct nvme_bdev *first;
 	json_t *params;
 
-	/* One attach per controller: written with its first live namespace. */
-	for (i = 0; i < nctrlr->num_bdevs; i++) {
-		if (nctrlr->bdevs[i] != NULL) {
+	/* One attach per controller: written with its first namespace still there. */
+	TAILQ_FOREACH (first, &nctrlr->bdevs, link) {
+		if (!first->removing) {
 			break;
 		}
 	}
-	if (i == nctrlr->num_bdevs || nctrlr->bdevs[i] != nbdev) {
+	if (first != nbdev) {
 		return;
 	}
 	params = trid_json(&o->trid);
@@ -835,6 +754,8 @@ nvme_bdev_write_config_json(struct ftgt_bdev *bdev, json_t *config)
 	json_object_set_new(params, "ctrlr_loss_timeout_sec",
 	                    json_integer(o->ctrlr_loss_timeout_sec));
 	json_object_set_new(params, "reconnect_delay_sec", json_integer(o->reconnect_delay_sec));
+	json_object_set_new(params, "fast_io_fail_timeout_sec",
+	                    json_integer(o->fast_io_fail_timeout_sec));
 	json_object_set_new(params, "fabrics_connect_timeout_us",
 	                    json_integer((json_int_t)o->connect_timeout_ms * 1000));
 	json_array_append_new(config, json_pack("{s:s, s:o}", "method",
@@ -843,8 +764,8 @@ nvme_bdev_write_config_json(struct ftgt_bdev *bdev, json_t *config)
 
 static const struct ftgt_bdev_fn_table g_nvme_fn_table = {
         .destruct = nvme_bdev_destruct,
-        .submit_request = nvme_bdev_submit,
-        .io_type_supported = nvme_bdev_io_type_supported,
+        .submit_request = bdev_nvme_submit_request,
+        .io_type_supported = bdev_nvme_io_type_supported,
         .get_io_channel = nvme_bdev_get_io_channel,
         .dump_info_json = nvme_bdev_dump_info_json,
         .write_config_json = nvme_bdev_write_config_json,
@@ -866,6 +787,144 @@ attach_fail(struct nvme_bdev_ctrlr *nctrlr, struct ftgt_nvme_ctrlr *ctrlr, int r
 	cb_fn(cb_arg, rc, NULL, err);
 }
 
+/* App thread: register bdev <name>n<nsid> for an active namespace of nctrlr->ctrlr. */
+static int
+ns_add(struct nvme_bdev_ctrlr *nctrlr, uint32_t nsid, struct nvme_bdev **out)
+{
+	struct ftgt_nvme_ctrlr *ctrlr = nctrlr->ctrlr;
+	uint32_t bs = ftgt_nvme_ns_get_block_size(ctrlr, nsid);
+	char bname[FTGT_BDEV_MAX_NAME_LEN + 32];
+	struct nvme_bdev *nbdev;
+	int rc;
+
+	snprintf(bname, sizeof(bname), "%sn%u", nctrlr->name, nsid);
+	nbdev = calloc(1, sizeof(*nbdev));
+	if (nbdev == NULL || (nbdev->bdev.name = strdup(bname)) == NULL) {
+		free(nbdev);
+		return -ENOMEM;
+	}
+	nbdev->nctrlr = nctrlr;
+	nbdev->nsid = nsid;
+	nbdev->bdev.ctxt = nbdev;
+	nbdev->bdev.product_name = "NVMe disk";
+	nbdev->bdev.blocklen = bs;
+	nbdev->bdev.blockcnt = ftgt_nvme_ns_get_num_blocks(ctrlr, nsid);
+	nbdev->bdev.write_cache = (ftgt_nvme_ctrlr_get_data(ctrlr)->vwc & 1) != 0;
+	nbdev->bdev.max_rw_size = bs != 0 ? ftgt_nvme_ctrlr_get_max_xfer_size(ctrlr) / bs : 0;
+	nbdev->bdev.max_unmap_blocks = UINT32_MAX;
+	nbdev->bdev.max_write_zeroes_blocks = 65536;
+	nbdev->bdev.fn_table = &g_nvme_fn_table;
+	nbdev->bdev.module = &g_nvme_module;
+	/* Listed before it is registered: from then on destruct may run for it. */
+	TAILQ_INSERT_TAIL(&nctrlr->bdevs, nbdev, link);
+	nctrlr->live_bdevs++;
+	rc = ftgt_bdev_register(&nbdev->bdev);
+	if (rc != 0) {
+		TAILQ_REMOVE(&nctrlr->bdevs, nbdev, link);
+		nctrlr->live_bdevs--;
+		free(nbdev->bdev.name);
+		free(nbdev);
+		return rc;
+	}
+	if (out != NULL) {
+		*out = nbdev;
+	}
+	return 0;
+}
+
+static struct nvme_bdev *
+ns_find(struct nvme_bdev_ctrlr *nctrlr, uint32_t nsid, bool removing)
+{
+	struct nvme_bdev *nbdev;
+
+	TAILQ_FOREACH (nbdev, &nctrlr->bdevs, link) {
+		if (nbdev->nsid == nsid && nbdev->removing == removing) {
+			return nbdev;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * App thread: make the bdevs match the controller's active namespaces (after a Namespace
+ * Attribute Changed event, and after a reconnect): a namespace gone is hot-removed (its
+ * users get the REMOVE event), a new one becomes a bdev, a size change is announced.
+ */
+static void
+ns_sync(struct nvme_bdev_ctrlr *nctrlr)
+{
+	struct ftgt_nvme_ctrlr *ctrlr = nctrlr->ctrlr;
+	struct nvme_bdev *nbdev, *tmp;
+	uint32_t i, n, nsid;
+	uint64_t blocks;
+	int rc;
+
+	if (ctrlr == NULL || nctrlr->state != BDEV_NVME_ENABLED || nctrlr->detaching) {
+		return;
+	}
+	nctrlr->ns_resync = false;
+	n = ftgt_nvme_ctrlr_get_num_ns(ctrlr);
+	nctrlr->num_ns = n;
+	for (nbdev = TAILQ_FIRST(&nctrlr->bdevs); nbdev != NULL; nbdev = tmp) {
+		tmp = TAILQ_NEXT(nbdev, link);
+		if (nbdev->removing) {
+			continue;
+		}
+		blocks = ftgt_nvme_ns_get_num_blocks(ctrlr, nbdev->nsid);
+		if (blocks == 0 ||
+		    ftgt_nvme_ns_get_block_size(ctrlr, nbdev->nsid) != nbdev->bdev.blocklen) {
+			FTGT_NOTICELOG(
+			        "nvme controller %s: namespace %u is gone: removing bdev %s\n",
+			        nctrlr->name, nbdev->nsid, nbdev->bdev.name);
+			nbdev->removing = true;
+			ftgt_bdev_unregister(&nbdev->bdev, NULL, NULL);
+			continue;
+		}
+		if (blocks != nbdev->bdev.blockcnt) {
+			rc = ftgt_bdev_notify_blockcnt_change(&nbdev->bdev, blocks);
+			FTGT_NOTICELOG("nvme controller %s: namespace %u resized to %" PRIu64
+			               " blocks%s\n",
+			               nctrlr->name, nbdev->nsid, blocks,
+			               rc == 0 ? "" : " (refused by the bdev layer: in use)");
+		}
+	}
+	for (i = 0; i < n; i++) {
+		nsid = ftgt_nvme_ctrlr_get_ns_id(ctrlr, i);
+		if (ns_find(nctrlr, nsid, false) != NULL) {
+			continue;
+		}
+		rc = ns_add(nctrlr, nsid, NULL);
+		if (rc == -EEXIST && ns_find(nctrlr, nsid, true) != NULL) {
+			/* The old bdev of this NSID is still going away: the poller tries again. */
+			nctrlr->ns_resync = true;
+			continue;
+		}
+		if (rc != 0) {
+			FTGT_ERRLOG("nvme controller %s: namespace %u: cannot add its bdev: %s\n",
+			            nctrlr->name, nsid, strerror(-rc));
+			continue;
+		}
+		FTGT_NOTICELOG("nvme controller %s: namespace %u appeared: bdev %sn%u\n",
+		               nctrlr->name, nsid, nctrlr->name, nsid);
+	}
+}
+
+static void
+aer_cb(void *cb_arg, const struct nvme_cpl *cpl)
+{
+	struct nvme_bdev_ctrlr *nctrlr = cb_arg;
+	uint32_t cdw0 = ftgt_le32_to_cpu(cpl->cdw0);
+
+	if (ftgt_nvme_cpl_is_error(cpl)) {
+		return;
+	}
+	/* lib/nvme has read the Changed Namespace List and refreshed its namespaces. */
+	if ((cdw0 & 0x7) == NVME_AER_TYPE_NOTICE &&
+	    ((cdw0 >> 8) & 0xff) == NVME_AER_NOTICE_NS_ATTR_CHANGED) {
+		ns_sync(nctrlr);
+	}
+}
+
 static void
 attach_connected(struct nvme_bdev_ctrlr *nctrlr, struct connect_job *job)
 {
@@ -873,10 +932,11 @@ attach_connected(struct nvme_bdev_ctrlr *nctrlr, struct connect_job *job)
 	struct ftgt_nvme_ctrlr *ctrlr = job->ctrlr;
 	struct nvme_bdev *nbdev;
 	char err[1024], cerr[256], bname[FTGT_BDEV_MAX_NAME_LEN + 32];
-	uint32_t i, n, nsid, bs;
+	uint32_t i, n, nsid;
 	json_t *names;
 	int rc;
 
+	job->ctrlr = NULL; /* ours now */
 	if (job->rc != 0) {
 		snprintf(err, sizeof(err),
 		         "cannot attach nvme controller '%s' at %s port %s (%s): %s", opts->name,
@@ -909,9 +969,7 @@ attach_connected(struct nvme_bdev_ctrlr *nctrlr, struct connect_job *job)
 		}
 	}
 	names = json_array();
-	nctrlr->bdevs = calloc(n ? n : 1, sizeof(*nctrlr->bdevs));
-	if (names == NULL || nctrlr->bdevs == NULL) {
-		json_decref(names);
+	if (names == NULL) {
 		attach_fail(nctrlr, ctrlr, -ENOMEM, "out of memory");
 		return;
 	}
@@ -923,43 +981,18 @@ attach_connected(struct nvme_bdev_ctrlr *nctrlr, struct connect_job *job)
 	}
 	nctrlr->ctrlr = ctrlr;
 	nctrlr->oncs = ftgt_le16_to_cpu(ftgt_nvme_ctrlr_get_data(ctrlr)->oncs);
-	nctrlr->state = NVME_CTRLR_ENABLED;
+	nctrlr->num_ns = n;
+	set_state(nctrlr, BDEV_NVME_ENABLED);
 	ftgt_io_device_register(nctrlr, chan_create, chan_destroy, sizeof(struct nvme_io_channel),
 	                        nctrlr->name);
 	nctrlr->io_dev_registered = true;
 	rc = 0;
 	for (i = 0; i < n; i++) {
 		nsid = ftgt_nvme_ctrlr_get_ns_id(ctrlr, i);
-		bs = ftgt_nvme_ns_get_block_size(ctrlr, nsid);
-		snprintf(bname, sizeof(bname), "%sn%u", opts->name, nsid);
-		nbdev = calloc(1, sizeof(*nbdev));
-		if (nbdev == NULL || (nbdev->bdev.name = strdup(bname)) == NULL) {
-			free(nbdev);
-			rc = -ENOMEM;
-			break;
-		}
-		nbdev->nctrlr = nctrlr;
-		nbdev->nsid = nsid;
-		nbdev->idx = i;
-		nbdev->bdev.ctxt = nbdev;
-		nbdev->bdev.product_name = "NVMe disk";
-		nbdev->bdev.blocklen = bs;
-		nbdev->bdev.blockcnt = ftgt_nvme_ns_get_num_blocks(ctrlr, nsid);
-		nbdev->bdev.write_cache = (ftgt_nvme_ctrlr_get_data(ctrlr)->vwc & 1) != 0;
-		nbdev->bdev.max_rw_size = ftgt_nvme_ctrlr_get_max_xfer_size(ctrlr) / bs;
-		nbdev->bdev.max_unmap_blocks = UINT32_MAX;
-		nbdev->bdev.max_write_zeroes_blocks = 65536;
-		nbdev->bdev.fn_table = &g_nvme_fn_table;
-		nbdev->bdev.module = &g_nvme_module;
-		rc = ftgt_bdev_register(&nbdev->bdev);
+		rc = ns_add(nctrlr, nsid, &nbdev);
 		if (rc != 0) {
-			free(nbdev->bdev.name);
-			free(nbdev);
 			break;
 		}
-		nctrlr->bdevs[i] = nbdev;
-		nctrlr->num_bdevs = i + 1;
-		nctrlr->live_bdevs++;
 		json_array_append_new(names, json_string(nbdev->bdev.name));
 	}
 	if (i < n) {
@@ -969,15 +1002,10 @@ attach_connected(struct nvme_bdev_ctrlr *nctrlr, struct connect_job *job)
 		json_decref(names);
 		/* Take down what was made: the last bdev's destruct (or the poller) finishes. */
 		nctrlr->attach_cb(nctrlr->attach_cb_arg, rc, NULL, err);
-		if (nctrlr->live_bdevs == 0) {
-			ctrlr_teardown(nctrlr);
-		} else {
-			for (i = 0; i < nctrlr->num_bdevs; i++) {
-				ftgt_bdev_unregister(&nctrlr->bdevs[i]->bdev, NULL, NULL);
-			}
-		}
+		ctrlr_remove_all(nctrlr);
 		return;
 	}
+	ftgt_nvme_ctrlr_register_aer_callback(ctrlr, aer_cb, nctrlr);
 	FTGT_NOTICELOG("nvme controller %s: attached %s port %s (%s), %u namespace(s)\n",
 	               nctrlr->name, opts->trid.traddr, opts->trid.trsvcid, opts->trid.subnqn, n);
 	nctrlr->attach_cb(nctrlr->attach_cb_arg, 0, names, NULL);
@@ -987,6 +1015,11 @@ int
 bdev_nvme_attach_controller(const struct bdev_nvme_attach_opts *opts, bdev_nvme_attach_cb cb_fn,
                             void *cb_arg, char *err, size_t err_len)
 {
+	struct bdev_nvme_reconnect_opts ropts = {
+	        .ctrlr_loss_timeout_sec = opts->ctrlr_loss_timeout_sec,
+	        .reconnect_delay_sec = opts->reconnect_delay_sec,
+	        .fast_io_fail_timeout_sec = opts->fast_io_fail_timeout_sec,
+	};
 	struct nvme_bdev_ctrlr *nctrlr;
 	int rc;
 
@@ -998,26 +1031,9 @@ bdev_nvme_attach_controller(const struct bdev_nvme_attach_opts *opts, bdev_nvme_
 		snprintf(err, err_len, "nvme controller '%s' already exists", opts->name);
 		return -EEXIST;
 	}
-	if (opts->ctrlr_loss_timeout_sec < -1) {
-		snprintf(err, err_len,
-		         "invalid parameter 'ctrlr_loss_timeout_sec': %d (use -1, 0 "
-		         "or a number of seconds)",
-		         opts->ctrlr_loss_timeout_sec);
-		return -EINVAL;
-	}
-	if (opts->ctrlr_loss_timeout_sec != 0 && opts->reconnect_delay_sec == 0) {
-		snprintf(err, err_len,
-		         "invalid parameter 'reconnect_delay_sec': must be > 0 when "
-		         "ctrlr_loss_timeout_sec is not 0");
-		return -EINVAL;
-	}
-	if (opts->ctrlr_loss_timeout_sec > 0 &&
-	    opts->reconnect_delay_sec > (uint32_t)opts->ctrlr_loss_timeout_sec) {
-		snprintf(err, err_len,
-		         "invalid parameter 'reconnect_delay_sec': %u is longer than "
-		         "ctrlr_loss_timeout_sec %d",
-		         opts->reconnect_delay_sec, opts->ctrlr_loss_timeout_sec);
-		return -EINVAL;
+	rc = bdev_nvme_check_reconnect_opts(&ropts, err, err_len);
+	if (rc != 0) {
+		return rc;
 	}
 
 	nctrlr = calloc(1, sizeof(*nctrlr));
@@ -1028,14 +1044,19 @@ bdev_nvme_attach_controller(const struct bdev_nvme_attach_opts *opts, bdev_nvme_
 	}
 	nctrlr->opts = *opts;
 	nctrlr->opts.name = nctrlr->name;
-	nctrlr->state = NVME_CTRLR_CONNECTING;
+	nctrlr->ropts = ropts;
+	nctrlr->state = BDEV_NVME_CONNECTING;
 	nctrlr->attach_cb = cb_fn;
 	nctrlr->attach_cb_arg = cb_arg;
 	TAILQ_INIT(&nctrlr->waiting);
+	TAILQ_INIT(&nctrlr->reset_waiters);
+	TAILQ_INIT(&nctrlr->bdevs);
 	ftgt_nvme_ctrlr_opts_default(&nctrlr->copts);
 	if (opts->hostnqn[0] != '\0') {
 		snprintf(nctrlr->copts.hostnqn, sizeof(nctrlr->copts.hostnqn), "%s", opts->hostnqn);
 	}
+	/* Reconnecting is this module's (SPDK's parameters, see doc/bdev_nvme.md). */
+	nctrlr->copts.reconnect_delay_ms = 0;
 	nctrlr->copts.header_digest = opts->hdgst;
 	nctrlr->copts.data_digest = opts->ddgst;
 	if (opts->connect_timeout_ms != 0) {
@@ -1053,32 +1074,32 @@ bdev_nvme_attach_controller(const struct bdev_nvme_attach_opts *opts, bdev_nvme_
 	return 0;
 }
 
-struct detach_ctx {
-	bdev_nvme_detach_cb cb_fn;
-	void *cb_arg;
-	uint32_t pending;
-	int rc;
-};
-
+/* Unregister every bdev; the last destruct (or, with none, this) tears the controller down. */
 static void
-detach_bdev_done(void *cb_arg, int rc)
+ctrlr_remove_all(struct nvme_bdev_ctrlr *nctrlr)
 {
-	struct detach_ctx *d = cb_arg;
+	struct nvme_bdev *nbdev, *tmp;
 
-	if (rc != 0 && d->rc == 0) {
-		d->rc = rc;
+	nctrlr->detaching = true;
+	if (nctrlr->live_bdevs == 0) {
+		ctrlr_teardown(nctrlr);
+		return;
 	}
-	if (--d->pending == 0) {
-		d->cb_fn(d->cb_arg, d->rc);
-		free(d);
+	for (nbdev = TAILQ_FIRST(&nctrlr->bdevs); nbdev != NULL; nbdev = tmp) {
+		tmp = TAILQ_NEXT(nbdev, link);
+		if (!nbdev->removing) {
+			nbdev->removing = true;
+			ftgt_bdev_unregister(&nbdev->bdev, NULL, NULL);
+		}
 	}
 }
 
-/* Zero-namespace controllers: wait for the teardown with a poller of our own. */
+/* Detach answers once the controller is gone from the list (bdevs, qpairs, controller). */
 struct detach_wait {
 	struct nvme_bdev_ctrlr *nctrlr;
 	struct ftgt_poller *poller;
-	struct detach_ctx *d;
+	bdev_nvme_detach_cb cb_fn;
+	void *cb_arg;
 };
 
 static int
@@ -1093,7 +1114,7 @@ detach_wait_poll(void *ctx)
 		}
 	}
 	ftgt_poller_unregister(&w->poller);
-	detach_bdev_done(w->d, 0);
+	w->cb_fn(w->cb_arg, 0);
 	free(w);
 	return FTGT_POLLER_BUSY;
 }
@@ -1103,58 +1124,45 @@ bdev_nvme_detach_controller(const char *name, bdev_nvme_detach_cb cb_fn, void *c
                             size_t err_len)
 {
 	struct nvme_bdev_ctrlr *nctrlr = ctrlr_find(name);
-	struct detach_ctx *d;
+	struct nvme_bdev *nbdev;
 	struct detach_wait *w;
-	uint32_t i;
 	int rc;
 
 	if (nctrlr == NULL) {
 		snprintf(err, err_len, "nvme controller '%s' does not exist", name);
 		return -ENODEV;
 	}
-	if (nctrlr->state == NVME_CTRLR_DELETING) {
+	if (nctrlr->state == BDEV_NVME_DELETING || nctrlr->detaching) {
 		snprintf(err, err_len, "nvme controller '%s' is being detached", name);
 		return -EBUSY;
 	}
-	if (nctrlr->state == NVME_CTRLR_CONNECTING) {
+	if (nctrlr->state == BDEV_NVME_CONNECTING) {
 		snprintf(err, err_len, "nvme controller '%s' is still connecting", name);
 		return -EBUSY;
 	}
-	for (i = 0; i < nctrlr->num_bdevs; i++) {
-		if (nctrlr->bdevs[i] != NULL) {
-			rc = ftgt_bdev_check_delete(&nctrlr->bdevs[i]->bdev, err, err_len);
+	TAILQ_FOREACH (nbdev, &nctrlr->bdevs, link) {
+		if (!nbdev->removing) {
+			rc = ftgt_bdev_check_delete(&nbdev->bdev, err, err_len);
 			if (rc != 0) {
 				return rc;
 			}
 		}
 	}
-	d = calloc(1, sizeof(*d));
-	if (d == NULL) {
+	w = calloc(1, sizeof(*w));
+	if (w == NULL) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	d->cb_fn = cb_fn;
-	d->cb_arg = cb_arg;
-	if (nctrlr->live_bdevs == 0) {
-		w = calloc(1, sizeof(*w));
-		if (w == NULL) {
-			free(d);
-			snprintf(err, err_len, "out of memory");
-			return -ENOMEM;
-		}
-		w->nctrlr = nctrlr;
-		w->d = d;
-		w->poller = FTGT_POLLER_REGISTER(detach_wait_poll, w, ADMIN_POLL_PERIOD_US);
-		d->pending = 1;
-		ctrlr_teardown(nctrlr);
-		return 0;
+	w->nctrlr = nctrlr;
+	w->cb_fn = cb_fn;
+	w->cb_arg = cb_arg;
+	w->poller = FTGT_POLLER_REGISTER(detach_wait_poll, w, ADMIN_POLL_PERIOD_US);
+	if (w->poller == NULL) {
+		free(w);
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
 	}
-	d->pending = nctrlr->live_bdevs;
-	for (i = 0; i < nctrlr->num_bdevs; i++) {
-		if (nctrlr->bdevs[i] != NULL) {
-			ftgt_bdev_unregister(&nctrlr->bdevs[i]->bdev, detach_bdev_done, d);
-		}
-	}
+	ctrlr_remove_all(nctrlr);
 	return 0;
 }
 
@@ -1163,34 +1171,44 @@ bdev_nvme_get_controllers(const char *name, json_t **out)
 {
 	struct nvme_bdev_ctrlr *c;
 	json_t *arr = json_array(), *o, *ctrlr, *bdevs;
-	uint32_t i;
+	struct nvme_bdev *nbdev;
 
 	TAILQ_FOREACH (c, &g_ctrlrs, link) {
 		if (name != NULL && strcmp(name, c->name) != 0) {
 			continue;
 		}
 		ctrlr = json_object();
-		json_object_set_new(ctrlr, "state", json_string(g_state_names[c->state]));
+		json_object_set_new(ctrlr, "state", json_string(bdev_nvme_state_name(c->state)));
 		json_object_set_new(ctrlr, "trid", trid_json(&c->opts.trid));
 		json_object_set_new(
 		        ctrlr, "cntlid",
 		        json_integer(c->ctrlr ? ftgt_nvme_ctrlr_get_cntlid(c->ctrlr) : 0));
 		json_object_set_new(ctrlr, "host", json_pack("{s:s}", "nqn", c->copts.hostnqn));
+		json_object_set_new(ctrlr, "num_namespaces", json_integer(c->num_ns));
+		json_object_set_new(ctrlr, "io_failing", json_boolean(c->fail_io));
 		bdevs = json_array();
-		for (i = 0; i < c->num_bdevs; i++) {
-			if (c->bdevs[i] != NULL) {
-				json_array_append_new(bdevs, json_string(c->bdevs[i]->bdev.name));
+		TAILQ_FOREACH (nbdev, &c->bdevs, link) {
+			if (!nbdev->removing) {
+				json_array_append_new(bdevs, json_string(nbdev->bdev.name));
 			}
 		}
 		o = json_object();
 		json_object_set_new(o, "name", json_string(c->name));
 		json_object_set_new(o, "ctrlrs", json_pack("[o]", ctrlr));
 		json_object_set_new(o, "bdevs", bdevs);
+		json_object_set_new(o, "losses", json_integer((json_int_t)c->losses));
+		json_object_set_new(o, "resets", json_integer((json_int_t)c->resets));
+		json_object_set_new(o, "reconnect_tries",
+		                    json_integer((json_int_t)c->reconnect_tries));
 		json_object_set_new(o, "reconnects", json_integer((json_int_t)c->reconnects));
+		json_object_set_new(o, "aborts_sent", json_integer((json_int_t)c->aborts_sent));
+		json_object_set_new(o, "aborts_done", json_integer((json_int_t)c->aborts_done));
 		json_object_set_new(o, "ctrlr_loss_timeout_sec",
-		                    json_integer(c->opts.ctrlr_loss_timeout_sec));
+		                    json_integer(c->ropts.ctrlr_loss_timeout_sec));
 		json_object_set_new(o, "reconnect_delay_sec",
-		                    json_integer(c->opts.reconnect_delay_sec));
+		                    json_integer(c->ropts.reconnect_delay_sec));
+		json_object_set_new(o, "fast_io_fail_timeout_sec",
+		                    json_integer(c->ropts.fast_io_fail_timeout_sec));
 		json_array_append_new(arr, o);
 	}
 	if (name != NULL && json_array_size(arr) == 0) {
@@ -1213,12 +1231,24 @@ static void
 nvme_module_fini(void)
 {
 	struct nvme_bdev_ctrlr *c;
+	bdev_nvme_attach_cb cb_fn;
+	void *cb_arg;
 
-	/* Every bdev is gone, so only controllers without namespaces can be left. */
+	/*
+	 * Every bdev is gone, so only controllers without namespaces (or still connecting)
+	 * can be left. A connect in flight is not waited for: its thread cleans up alone.
+	 */
 	while ((c = TAILQ_FIRST(&g_ctrlrs)) != NULL) {
-		if (c->job != NULL) {
-			c->job->nctrlr = NULL; /* it detaches what it got when it answers */
+		if (c->state == BDEV_NVME_CONNECTING) {
+			job_orphan(c);
+			cb_fn = c->attach_cb;
+			cb_arg = c->attach_cb_arg;
+			TAILQ_REMOVE(&g_ctrlrs, c, link);
+			ctrlr_free(c);
+			cb_fn(cb_arg, -ESHUTDOWN, NULL, "the daemon is shutting down");
+			continue;
 		}
+		job_orphan(c);
 		if (c->io_dev_registered) {
 			c->io_dev_registered = false;
 			ftgt_io_device_unregister(c, NULL);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * bdev_nvme_attach_controller / bdev_nvme_detach_controller / bdev_nvme_get_controllers
- * (SPDK's names and parameters). attach answers once the connect (on a thread of its own,
- * bounded by fabrics_connect_timeout_us, default 5 s) is done and the bdevs exist.
+ * (SPDK's names and parameters), bdev_nvme_reset_controller. attach answers once the
+ * connect (non-blocking, bounded by fabrics_connect_timeout_us, default 5 s) is done and
+ * the bdevs exist.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ struct rpc_attach {
 	bool ddgst;
 	int32_t ctrlr_loss_timeout_sec;
 	uint32_t reconnect_delay_sec;
+	uint32_t fast_io_fail_timeout_sec;
 	uint64_t fabrics_connect_timeout_us;
 };
 
@@ -43,6 +45,8 @@ static const struct ftgt_rpc_field rpc_attach_fields[] = {
          offsetof(struct rpc_attach, ctrlr_loss_timeout_sec), true},
         {"reconnect_delay_sec", FTGT_RPC_UINT32, offsetof(struct rpc_attach, reconnect_delay_sec),
          true},
+        {"fast_io_fail_timeout_sec", FTGT_RPC_UINT32,
+         offsetof(struct rpc_attach, fast_io_fail_timeout_sec), true},
         {"fabrics_connect_timeout_us", FTGT_RPC_UINT64,
          offsetof(struct rpc_attach, fabrics_connect_timeout_us), true},
 };
@@ -134,6 +138,7 @@ rpc_bdev_nvme_attach_controller(struct ftgt_rpc_request *req, const json_t *para
 	opts.ddgst = r.ddgst;
 	opts.ctrlr_loss_timeout_sec = r.ctrlr_loss_timeout_sec;
 	opts.reconnect_delay_sec = r.reconnect_delay_sec;
+	opts.fast_io_fail_timeout_sec = r.fast_io_fail_timeout_sec;
 	if (r.fabrics_connect_timeout_us > 600ull * 1000000) {
 		ftgt_rpc_send_error(
 		        req, FTGT_JSONRPC_ERROR_INVALID_PARAMS,
@@ -211,3 +216,34 @@ rpc_bdev_nvme_get_controllers(struct ftgt_rpc_request *req, const json_t *params
 	ftgt_rpc_decode_free(rpc_opt_name_fields, FTGT_COUNTOF(rpc_opt_name_fields), &r);
 }
 FTGT_RPC_REGISTER("bdev_nvme_get_controllers", rpc_bdev_nvme_get_controllers)
+
+static void
+reset_done(void *arg, int rc)
+{
+	struct ftgt_rpc_request *req = arg;
+
+	if (rc != 0) {
+		ftgt_rpc_send_error(req, rc, "reset failed: %s", strerror(-rc));
+		return;
+	}
+	ftgt_rpc_send_bool(req, true);
+}
+
+static void
+rpc_bdev_nvme_reset_controller(struct ftgt_rpc_request *req, const json_t *params)
+{
+	struct rpc_name r = {0};
+	char err[256];
+	int rc;
+
+	if (!ftgt_rpc_decode_or_error(req, params, rpc_name_fields, FTGT_COUNTOF(rpc_name_fields),
+	                              &r)) {
+		return;
+	}
+	rc = bdev_nvme_reset_controller(r.name, reset_done, req, err, sizeof(err));
+	if (rc != 0) {
+		ftgt_rpc_send_error(req, rc, "%s", err);
+	}
+	ftgt_rpc_decode_free(rpc_name_fields, FTGT_COUNTOF(rpc_name_fields), &r);
+}
+FTGT_RPC_REGISTER("bdev_nvme_reset_controller", rpc_bdev_nvme_reset_controller)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ftgt/crc32c.h"
@@ -19,7 +20,9 @@
 #include "ftgt/string.h"
 #include "mock_target.h"
 
-#define MOCK_MAX_CONNS 64
+#define MOCK_MAX_CONNS   64
+#define MOCK_MAX_NS      8
+#define MOCK_MAX_ACCEPTS 256
 
 /* A command capsule that arrived while an earlier command waited for its H2CData. */
 struct mock_backlog {
@@ -30,6 +33,14 @@ struct mock_backlog {
 };
 
 struct mock_conn {
+	pthread_mutex_t wlock; /* one PDU at a time: AENs come from other threads */
+	bool finished;         /* the thread is done: the accept thread reaps it */
+	/* Fused Compare waiting for its Write (FUSE second). */
+	bool fused_pending;
+	struct nvme_cmd fused_cmd;
+	uint8_t *fused_buf;
+	uint16_t aer_cids[8];
+	uint32_t num_aers;
 	struct mock_backlog *backlog;
 	struct mock_backlog *backlog_tail;
 	struct mock_target *t;
@@ -46,7 +57,7 @@ struct mock_target {
 	int lfd;
 	uint16_t port;
 	pthread_t accept_thread;
-	volatile bool stop;
+	bool stop; /* atomic */
 	pthread_mutex_t lock;
 	uint8_t *data;
 	uint32_t cc;
@@ -56,8 +67,31 @@ struct mock_target {
 	uint64_t r2ts;
 	uint64_t icd_writes;
 	uint32_t last_hdgst;
+	/* Namespaces 1..MOCK_MAX_NS: active flag and size (only nsid 1 has data). */
+	bool ns_active[MOCK_MAX_NS + 1];
+	uint64_t ns_blocks[MOCK_MAX_NS + 1];
+	uint32_t aec;     /* Asynchronous Event Configuration set by the host */
+	bool aen_pending; /* a namespace notice waits for an AER */
+	bool aen_masked;  /* sent, Changed Namespace List not read yet */
+	uint32_t changed[MOCK_MAX_NS];
+	uint32_t num_changed;
+	uint64_t changed_ns_reads;
+	uint64_t aens_sent;
+	uint64_t fused_pairs;
+	bool refuse; /* atomic */
+	uint32_t accepts;
+	uint64_t accept_ms[MOCK_MAX_ACCEPTS];
 	struct mock_conn conns[MOCK_MAX_CONNS];
 };
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 void
 mock_target_opts_default(struct mock_target_opts *o)
@@ -146,17 +180,19 @@ send_pdu(struct mock_conn *c, void *hdr, uint32_t hlen, const void *data, uint32
 		memcpy(buf + off, &d, 4);
 		off += 4;
 	}
-	if (write_full(c->fd, buf, off) != 0) {
-		return -1;
-	}
-	if (dlen > 0 && write_full(c->fd, data, dlen) != 0) {
+	pthread_mutex_lock(&c->wlock);
+	if (write_full(c->fd, buf, off) != 0 || (dlen > 0 && write_full(c->fd, data, dlen) != 0)) {
+		pthread_mutex_unlock(&c->wlock);
 		return -1;
 	}
 	if (dd) {
 		uint32_t d = ftgt_cpu_to_le32(crc(data, dlen) ^ (corrupt ? 1u : 0u));
+		int rc = write_full(c->fd, &d, 4);
 
-		return write_full(c->fd, &d, 4);
+		pthread_mutex_unlock(&c->wlock);
+		return rc;
 	}
+	pthread_mutex_unlock(&c->wlock);
 	return 0;
 }
 
@@ -263,6 +299,8 @@ recv_data(struct mock_conn *c, const uint8_t *hdr, void *dst, uint32_t len)
 
 static int recv_capsule(struct mock_conn *c, uint8_t *hdr, uint8_t **icd, uint32_t *icd_len,
                         int plen);
+static int handle_io_one(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd,
+                         uint32_t icd_len);
 
 /* Get host data for a write-like command: in capsule, or R2T + H2CData. */
 static int
@@ -340,6 +378,27 @@ get_h2c(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uint32_t 
 	return 0;
 }
 
+/* Complete an outstanding AER with a pending namespace notice (t->lock held). */
+static int
+mock_send_aen(struct mock_conn *c)
+{
+	struct mock_target *t = c->t;
+	uint16_t cid;
+
+	if (!t->aen_pending || t->aen_masked || c->num_aers == 0 ||
+	    !(t->aec & NVME_CTRLR_OAES_NS_ATTR_NOTICES)) {
+		return 0;
+	}
+	cid = c->aer_cids[--c->num_aers];
+	t->aen_pending = false;
+	t->aen_masked = true;
+	t->aens_sent++;
+	return send_rsp(c, cid, 0,
+	                NVME_AER_CDW0(NVME_AER_TYPE_NOTICE, NVME_AER_NOTICE_NS_ATTR_CHANGED,
+	                              NVME_LOG_CHANGED_NS_LIST),
+	                0);
+}
+
 static int
 handle_admin(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uint32_t icd_len)
 {
@@ -369,18 +428,30 @@ handle_admin(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uint
 			cd->ver = ftgt_cpu_to_le32(NVME_VS(1, 4, 0));
 			cd->cntrltype = disc ? NVME_CTRLR_TYPE_DISCOVERY : NVME_CTRLR_TYPE_IO;
 			cd->mdts = 8; /* 1 MiB with 4 KiB pages */
-			cd->nn = ftgt_cpu_to_le32(1);
+			cd->nn = ftgt_cpu_to_le32(MOCK_MAX_NS);
+			cd->aerl = 3;
+			cd->oaes = ftgt_cpu_to_le32(disc ? 0 : NVME_CTRLR_OAES_NS_ATTR_NOTICES);
+			cd->fuses = ftgt_cpu_to_le16(NVME_CTRLR_FUSES_COMPARE_AND_WRITE);
 			cd->oncs = ftgt_cpu_to_le16(NVME_CTRLR_ONCS_COMPARE | NVME_CTRLR_ONCS_DSM |
 			                            NVME_CTRLR_ONCS_WRITE_ZEROES);
 			cd->ioccsz = ftgt_cpu_to_le32(t->opts.ioccsz_bytes / 16);
 			cd->iorcsz = ftgt_cpu_to_le32(1);
 			ftgt_strlcpy(cd->subnqn, t->opts.subnqn, sizeof(cd->subnqn));
 		} else if (cns == NVME_IDENTIFY_CNS_ACTIVE_NS_LIST) {
-			((ftgt_le32 *)buf)[0] = ftgt_cpu_to_le32(1);
-		} else if (cns == NVME_IDENTIFY_CNS_NS && ftgt_le32_to_cpu(cmd->nsid) == 1) {
-			struct nvme_ns_data *nd = (struct nvme_ns_data *)buf;
+			uint32_t nsid, n = 0;
 
-			nd->nsze = nd->ncap = nd->nuse = ftgt_cpu_to_le64(t->opts.num_blocks);
+			for (nsid = 1; nsid <= MOCK_MAX_NS; nsid++) {
+				if (t->ns_active[nsid] && nsid > ftgt_le32_to_cpu(cmd->nsid)) {
+					((ftgt_le32 *)buf)[n++] = ftgt_cpu_to_le32(nsid);
+				}
+			}
+		} else if (cns == NVME_IDENTIFY_CNS_NS && ftgt_le32_to_cpu(cmd->nsid) >= 1 &&
+		           ftgt_le32_to_cpu(cmd->nsid) <= MOCK_MAX_NS &&
+		           t->ns_active[ftgt_le32_to_cpu(cmd->nsid)]) {
+			struct nvme_ns_data *nd = (struct nvme_ns_data *)buf;
+			uint64_t blocks = t->ns_blocks[ftgt_le32_to_cpu(cmd->nsid)];
+
+			nd->nsze = nd->ncap = nd->nuse = ftgt_cpu_to_le64(blocks);
 			nd->lbaf[0].lbads = t->opts.block_size == 4096 ? 12 : 9;
 		} else {
 			free(buf);
@@ -399,6 +470,18 @@ handle_admin(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uint
 		uint8_t *out;
 		int i;
 
+		if (lid == NVME_LOG_CHANGED_NS_LIST && !disc && len > 0) {
+			out = calloc(1, len);
+			for (i = 0; i < (int)t->num_changed && (uint32_t)(i + 1) * 4 <= len; i++) {
+				((ftgt_le32 *)out)[i] = ftgt_cpu_to_le32(t->changed[i]);
+			}
+			t->num_changed = 0;
+			t->aen_masked = false;
+			t->changed_ns_reads++;
+			rc = send_c2h(c, cid, out, len);
+			free(out);
+			return rc < 0 ? -1 : rc == 1 ? 0 : send_rsp(c, cid, 0, 0, 0);
+		}
 		if (lid != NVME_LOG_DISCOVERY || !disc || len == 0) {
 			return send_rsp(c, cid, NVME_STATUS(1, NVME_SC_INVALID_LOG_PAGE), 0, 0);
 		}
@@ -429,6 +512,20 @@ handle_admin(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uint
 	case NVME_OPC_ABORT:
 		__atomic_fetch_add(&t->aborts, 1, __ATOMIC_RELAXED);
 		return send_rsp(c, cid, 0, 1, 0); /* "not aborted" */
+	case NVME_OPC_SET_FEATURES:
+		if ((ftgt_le32_to_cpu(cmd->cdw10) & 0xff) == NVME_FEAT_ASYNC_EVENT_CONFIGURATION) {
+			t->aec = ftgt_le32_to_cpu(cmd->cdw11);
+			return send_rsp(c, cid, 0, 0, 0);
+		}
+		return send_rsp(c, cid, NVME_STATUS(0, NVME_SC_INVALID_FIELD), 0, 0);
+	case NVME_OPC_ASYNC_EVENT_REQUEST:
+		if (c->num_aers == 4) {
+			return send_rsp(c, cid,
+			                NVME_STATUS(1, NVME_SC_ASYNC_EVENT_REQUEST_LIMIT_EXCEEDED),
+			                0, 0);
+		}
+		c->aer_cids[c->num_aers++] = cid;
+		return mock_send_aen(c);
 	default:
 		(void)icd;
 		(void)icd_len;
@@ -458,6 +555,13 @@ handle_fabric(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uin
 			                NVMF_CONNECT_INVALID_CDW0(1, 512), 0);
 		}
 		c->qid = ftgt_le16_to_cpu(cc->qid);
+		if (c->qid == 0) {
+			/* A new association: a disabled controller, no AERs. */
+			t->cc = 0;
+			t->csts = 0;
+			t->aec = 0;
+			t->aen_masked = false;
+		}
 		if (c->qid != 0 && ftgt_le16_to_cpu(d->cntlid) != 1) {
 			return send_rsp(c, cid, NVME_STATUS(1, NVMF_SC_INVALID_PARAM),
 			                NVMF_CONNECT_INVALID_CDW0(1, 16), 0);
@@ -502,8 +606,92 @@ handle_fabric(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uin
 	return send_rsp(c, cid, NVME_STATUS(0, NVME_SC_INVALID_OPCODE), 0, 0);
 }
 
+/* The Write (FUSE second) of a fused Compare and Write: both as one (t->lock held). */
+static int
+handle_fused(struct mock_conn *c, const struct nvme_cmd *wr, uint8_t *icd, uint32_t icd_len)
+{
+	struct mock_target *t = c->t;
+	const struct nvme_cmd *cmp = &c->fused_cmd;
+	uint64_t lba =
+	        ftgt_le32_to_cpu(cmp->cdw10) | ((uint64_t)ftgt_le32_to_cpu(cmp->cdw11) << 32);
+	uint32_t len = ftgt_le32_to_cpu(cmp->dptr.length);
+	uint16_t ccid = ftgt_le16_to_cpu(cmp->cid), wcid = ftgt_le16_to_cpu(wr->cid);
+	uint8_t *wbuf;
+	int rc;
+
+	if (wr->cdw10 != cmp->cdw10 || wr->cdw11 != cmp->cdw11 || wr->cdw12 != cmp->cdw12 ||
+	    ftgt_le32_to_cpu(wr->dptr.length) != len) {
+		rc = send_rsp(c, ccid, NVME_STATUS(0, NVME_SC_INVALID_FIELD), 0, 0);
+		rc |= send_rsp(c, wcid, NVME_STATUS(0, NVME_SC_ABORTED_FAILED_FUSED), 0, 0);
+		return rc;
+	}
+	wbuf = malloc(len);
+	if (get_h2c(c, wr, icd, icd_len, wbuf, len) != 0) {
+		free(wbuf);
+		return -1;
+	}
+	t->fused_pairs++;
+	if (memcmp(t->data + lba * t->opts.block_size, c->fused_buf, len) == 0) {
+		memcpy(t->data + lba * t->opts.block_size, wbuf, len);
+		rc = send_rsp(c, ccid, 0, 0, 0);
+		rc |= send_rsp(c, wcid, 0, 0, 0);
+	} else {
+		rc = send_rsp(c, ccid, NVME_STATUS(NVME_SCT_MEDIA_ERROR, NVME_SC_COMPARE_FAILURE),
+		              0, 0);
+		rc |= send_rsp(c, wcid, NVME_STATUS(0, NVME_SC_ABORTED_FAILED_FUSED), 0, 0);
+	}
+	free(wbuf);
+	return rc;
+}
+
 static int
 handle_io(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uint32_t icd_len)
+{
+	uint8_t fuse = cmd->flags & NVME_CMD_FUSE_MASK;
+	int frc;
+
+	if (c->fused_pending) {
+		c->fused_pending = false;
+		if (fuse == NVME_CMD_FUSE_SECOND && cmd->opc == NVME_OPC_WRITE) {
+			frc = handle_fused(c, cmd, icd, icd_len);
+			free(c->fused_buf);
+			c->fused_buf = NULL;
+			return frc;
+		}
+		free(c->fused_buf);
+		c->fused_buf = NULL;
+		if (send_rsp(c, ftgt_le16_to_cpu(c->fused_cmd.cid),
+		             NVME_STATUS(0, NVME_SC_ABORTED_MISSING_FUSED), 0, 0) != 0) {
+			return -1;
+		}
+	}
+	if (fuse == NVME_CMD_FUSE_FIRST && cmd->opc == NVME_OPC_COMPARE) {
+		uint64_t lba = ftgt_le32_to_cpu(cmd->cdw10) |
+		               ((uint64_t)ftgt_le32_to_cpu(cmd->cdw11) << 32);
+		uint32_t nlb = (ftgt_le32_to_cpu(cmd->cdw12) & 0xffff) + 1;
+		uint32_t len = ftgt_le32_to_cpu(cmd->dptr.length);
+
+		if (lba + nlb > c->t->opts.num_blocks || len != nlb * c->t->opts.block_size) {
+			return send_rsp(c, ftgt_le16_to_cpu(cmd->cid),
+			                NVME_STATUS(0, NVME_SC_LBA_OUT_OF_RANGE), 0, 0);
+		}
+		c->fused_buf = malloc(len);
+		if (get_h2c(c, cmd, icd, icd_len, c->fused_buf, len) != 0) {
+			return -1;
+		}
+		c->fused_cmd = *cmd;
+		c->fused_pending = true;
+		return 0;
+	}
+	if (fuse != NVME_CMD_FUSE_NONE) {
+		return send_rsp(c, ftgt_le16_to_cpu(cmd->cid),
+		                NVME_STATUS(0, NVME_SC_ABORTED_MISSING_FUSED), 0, 0);
+	}
+	return handle_io_one(c, cmd, icd, icd_len);
+}
+
+static int
+handle_io_one(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uint32_t icd_len)
 {
 	struct mock_target *t = c->t;
 	uint16_t cid = ftgt_le16_to_cpu(cmd->cid);
@@ -622,7 +810,7 @@ conn_thread(void *arg)
 	if (t->opts.no_icresp) {
 		uint8_t b;
 
-		while (!t->stop && recv(c->fd, &b, 1, 0) > 0) {
+		while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE) && recv(c->fd, &b, 1, 0) > 0) {
 		}
 		goto out;
 	}
@@ -643,7 +831,7 @@ conn_thread(void *arg)
 		c->hdgst = (req->dgst & NVME_TCP_DGST_HDGST_ENABLE) != 0;
 		c->ddgst = (req->dgst & NVME_TCP_DGST_DDGST_ENABLE) != 0;
 	}
-	while (!t->stop) {
+	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
 		struct nvme_tcp_cmd *pdu = (struct nvme_tcp_cmd *)hdr;
 		uint8_t *icd = NULL;
 		uint32_t icd_len = 0;
@@ -684,6 +872,12 @@ conn_thread(void *arg)
 		}
 	}
 out:
+	free(c->fused_buf);
+	c->fused_buf = NULL;
+	c->fused_pending = false;
+	pthread_mutex_lock(&t->lock);
+	c->num_aers = 0;
+	pthread_mutex_unlock(&t->lock);
 	while (c->backlog != NULL) {
 		struct mock_backlog *b = c->backlog;
 
@@ -692,6 +886,7 @@ out:
 		free(b);
 	}
 	shutdown(c->fd, SHUT_RDWR);
+	__atomic_store_n(&c->finished, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -700,7 +895,7 @@ accept_thread(void *arg)
 {
 	struct mock_target *t = arg;
 
-	while (!t->stop) {
+	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd pfd = {.fd = t->lfd, .events = POLLIN};
 		int fd, i, one = 1;
 
@@ -711,16 +906,43 @@ accept_thread(void *arg)
 		if (fd < 0) {
 			continue;
 		}
+		pthread_mutex_lock(&t->lock);
+		if (t->accepts < MOCK_MAX_ACCEPTS) {
+			t->accept_ms[t->accepts] = now_ms();
+		}
+		t->accepts++;
+		pthread_mutex_unlock(&t->lock);
+		if (__atomic_load_n(&t->refuse, __ATOMIC_ACQUIRE)) {
+			close(fd);
+			continue;
+		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* Reap finished connections so their slots can be used again. */
+		for (i = 0; i < MOCK_MAX_CONNS; i++) {
+			struct mock_conn *c = &t->conns[i];
+
+			if (c->used && __atomic_load_n(&c->finished, __ATOMIC_ACQUIRE)) {
+				pthread_join(c->thread, NULL);
+				pthread_mutex_lock(&t->lock);
+				close(c->fd);
+				c->used = false;
+				pthread_mutex_unlock(&t->lock);
+				pthread_mutex_destroy(&c->wlock);
+			}
+		}
 		for (i = 0; i < MOCK_MAX_CONNS && t->conns[i].used; i++) {
 		}
 		if (i == MOCK_MAX_CONNS) {
 			close(fd);
 			continue;
 		}
-		t->conns[i].used = true;
+		memset(&t->conns[i], 0, sizeof(t->conns[i]));
+		pthread_mutex_init(&t->conns[i].wlock, NULL);
 		t->conns[i].fd = fd;
 		t->conns[i].t = t;
+		pthread_mutex_lock(&t->lock);
+		t->conns[i].used = true;
+		pthread_mutex_unlock(&t->lock);
 		if (pthread_create(&t->conns[i].thread, NULL, conn_thread, &t->conns[i]) != 0) {
 			close(fd);
 			t->conns[i].used = false;
@@ -742,6 +964,8 @@ mock_target_start(const struct mock_target_opts *opts)
 	}
 	t->opts = *opts;
 	pthread_mutex_init(&t->lock, NULL);
+	t->ns_active[1] = true;
+	t->ns_blocks[1] = t->opts.num_blocks;
 	t->data = calloc(t->opts.num_blocks, t->opts.block_size);
 	t->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	setsockopt(t->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -805,17 +1029,144 @@ mock_target_stop(struct mock_target *t)
 {
 	int i;
 
-	t->stop = true;
+	__atomic_store_n(&t->stop, true, __ATOMIC_RELEASE);
 	pthread_join(t->accept_thread, NULL);
 	for (i = 0; i < MOCK_MAX_CONNS; i++) {
 		if (t->conns[i].used) {
 			shutdown(t->conns[i].fd, SHUT_RDWR);
 			pthread_join(t->conns[i].thread, NULL);
 			close(t->conns[i].fd);
+			pthread_mutex_destroy(&t->conns[i].wlock);
 		}
 	}
 	close(t->lfd);
 	pthread_mutex_destroy(&t->lock);
 	free(t->data);
 	free(t);
+}
+
+/* A namespace change: log it in the Changed Namespace List and raise a notice. */
+static void
+ns_changed(struct mock_target *t, uint32_t nsid)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < t->num_changed && t->changed[i] != nsid; i++) {
+	}
+	if (i == t->num_changed && t->num_changed < MOCK_MAX_NS) {
+		t->changed[t->num_changed++] = nsid;
+	}
+	t->aen_pending = true;
+	for (i = 0; i < MOCK_MAX_CONNS; i++) {
+		struct mock_conn *c = &t->conns[i];
+
+		if (c->used && !c->finished && c->qid == 0 && c->num_aers > 0) {
+			mock_send_aen(c);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void
+mock_target_set_ns(struct mock_target *t, uint32_t nsid, uint64_t num_blocks)
+{
+	if (nsid < 1 || nsid > MOCK_MAX_NS) {
+		return;
+	}
+	pthread_mutex_lock(&t->lock);
+	t->ns_active[nsid] = num_blocks != 0;
+	t->ns_blocks[nsid] = num_blocks;
+	pthread_mutex_unlock(&t->lock);
+	ns_changed(t, nsid);
+}
+
+uint32_t
+mock_target_aec(struct mock_target *t)
+{
+	uint32_t v;
+
+	pthread_mutex_lock(&t->lock);
+	v = t->aec;
+	pthread_mutex_unlock(&t->lock);
+	return v;
+}
+
+static uint64_t
+locked_u64(struct mock_target *t, const uint64_t *p)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&t->lock);
+	v = *p;
+	pthread_mutex_unlock(&t->lock);
+	return v;
+}
+
+uint64_t
+mock_target_changed_ns_reads(struct mock_target *t)
+{
+	return locked_u64(t, &t->changed_ns_reads);
+}
+
+uint64_t
+mock_target_aens_sent(struct mock_target *t)
+{
+	return locked_u64(t, &t->aens_sent);
+}
+
+uint64_t
+mock_target_fused_pairs(struct mock_target *t)
+{
+	return locked_u64(t, &t->fused_pairs);
+}
+
+uint32_t
+mock_target_outstanding_aers(struct mock_target *t)
+{
+	uint32_t i, n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < MOCK_MAX_CONNS; i++) {
+		if (t->conns[i].used && !t->conns[i].finished && t->conns[i].qid == 0) {
+			n += t->conns[i].num_aers;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+void
+mock_target_drop_conns(struct mock_target *t)
+{
+	int i;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < MOCK_MAX_CONNS; i++) {
+		if (t->conns[i].used && !t->conns[i].finished) {
+			shutdown(t->conns[i].fd, SHUT_RDWR);
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void
+mock_target_set_refuse(struct mock_target *t, bool refuse)
+{
+	__atomic_store_n(&t->refuse, refuse, __ATOMIC_RELEASE);
+}
+
+uint32_t
+mock_target_accepts(struct mock_target *t, uint64_t *times_ms, uint32_t max)
+{
+	uint32_t i, n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->accepts;
+	for (i = 0; times_ms != NULL && i < max && i < n && i < MOCK_MAX_ACCEPTS; i++) {
+		times_ms[i] = t->accept_ms[i];
+	}
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }

@@ -42,4 +42,25 @@ uint32_t mock_target_last_hdgst(const struct mock_target *t);
 uint8_t *mock_target_data(struct mock_target *t);
 void mock_target_stop(struct mock_target *t);
 
+/*
+ * Namespaces: nsid 1 exists at start (num_blocks of the opts; the only one with data).
+ * Set nsid (1..8) to num_blocks (0 removes it): the Changed Namespace List gets the nsid
+ * and a Namespace Attribute Changed notice completes an outstanding AER (if the host
+ * enabled it with Set Features Async Event Configuration and read the list since the
+ * last one).
+ */
+void mock_target_set_ns(struct mock_target *t, uint32_t nsid, uint64_t num_blocks);
+uint32_t mock_target_aec(struct mock_target *t);
+uint64_t mock_target_changed_ns_reads(struct mock_target *t);
+uint64_t mock_target_aens_sent(struct mock_target *t);
+uint32_t mock_target_outstanding_aers(struct mock_target *t);
+/* Fused Compare and Write pairs executed. */
+uint64_t mock_target_fused_pairs(struct mock_target *t);
+/* Close every connection now (the host sees them drop). */
+void mock_target_drop_conns(struct mock_target *t);
+/* While set, accept TCP connections and close them at once. */
+void mock_target_set_refuse(struct mock_target *t, bool refuse);
+/* TCP connections accepted so far; their times (CLOCK_MONOTONIC ms) into times_ms. */
+uint32_t mock_target_accepts(struct mock_target *t, uint64_t *times_ms, uint32_t max);
+
 #endif

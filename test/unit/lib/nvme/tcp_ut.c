@@ -463,7 +463,12 @@ test_command_timeout(void)
 	q = ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 8);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
 	start = nvme_now_ms();
+	CU_ASSERT_EQUAL(ftgt_nvme_qpair_get_cid(q, &c), -ENOENT);
 	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_read(q, 1, buf, 0, 1, 0, io_cb, &c), 0);
+	/* The cid to name in an Abort, found by the callback argument. */
+	CU_ASSERT(ftgt_nvme_qpair_get_cid(q, &c) >= 0);
+	CU_ASSERT(ftgt_nvme_qpair_get_cid(q, &c) < 8);
+	CU_ASSERT_EQUAL(ftgt_nvme_qpair_get_cid(q, buf), -ENOENT);
 	/* Poll the I/O and the admin queue, as an application does. */
 	while (c.done == 0 && nvme_now_ms() - start < 3000) {
 		ftgt_nvme_qpair_process_completions(q, 0);
@@ -682,6 +687,365 @@ test_parser_rejects(void)
 	nvme_tcp_qpair_destroy(q);
 }
 
+/* Split len bytes of buf into iovecs of odd, varying sizes (some empty); returns count. */
+static int
+scatter(struct iovec *iov, int max, uint8_t *buf, size_t len)
+{
+	static const size_t sizes[] = {1, 511, 0, 4093, 17, 8192, 3, 65537, 1000, 12289};
+	size_t off = 0;
+	int n = 0;
+
+	while (off < len && n < max - 1) {
+		size_t k = sizes[n % 10];
+
+		if (k > len - off) {
+			k = len - off;
+		}
+		iov[n].iov_base = buf + off;
+		iov[n].iov_len = k;
+		off += k;
+		n++;
+	}
+	iov[n].iov_base = buf + off;
+	iov[n].iov_len = len - off;
+	return n + 1;
+}
+
+/* writev/readv: scattered payloads in capsule, by R2T and received in place, digests on. */
+static void
+test_iov(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr_opts opts;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct ftgt_nvme_qpair *q;
+	struct mock_target *t;
+	struct iovec wiov[300], riov[300];
+	struct io_ctx c = {0};
+	size_t big = 512 * 1024, small = 6 * 512;
+	uint8_t *wbuf, *rbuf;
+	int wn, rn, i;
+
+	mock_target_opts_default(&mo);
+	mo.c2h_chunk = 100000; /* C2HData boundaries fall inside iovecs */
+	mo.r2t_chunk = 96 * 1024;
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ftgt_nvme_ctrlr_opts_default(&opts);
+	opts.header_digest = true;
+	opts.data_digest = true; /* the mock checks every data digest */
+	ctrlr = connect_to(t, &opts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 32);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	wbuf = malloc(big);
+	rbuf = malloc(big);
+	fill(wbuf, big, 11);
+
+	/* Small: in capsule, 5 iovecs. */
+	wn = scatter(wiov, 5, wbuf, small);
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_writev(q, 1, wiov, wn, 3, 6, 0, io_cb, &c), 0);
+	wait_io(q, &c);
+	CU_ASSERT_FALSE(ftgt_nvme_cpl_is_error(&c.cpl));
+	CU_ASSERT_EQUAL(mock_target_icd_writes(t), 1);
+	CU_ASSERT_EQUAL(memcmp(mock_target_data(t) + 3 * 512, wbuf, small), 0);
+
+	/* Large: R2Ts and H2CData of MAXH2CDATA cut across iovec boundaries. */
+	wn = scatter(wiov, 300, wbuf, big);
+	CU_ASSERT(wn > 10);
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_writev(q, 1, wiov, wn, 1000, 1024, NVME_RW_FUA, io_cb, &c),
+	                0);
+	wait_io(q, &c);
+	CU_ASSERT_FALSE(ftgt_nvme_cpl_is_error(&c.cpl));
+	CU_ASSERT(mock_target_r2ts(t) >= 6);
+	CU_ASSERT_EQUAL(memcmp(mock_target_data(t) + 1000 * 512, wbuf, big), 0);
+
+	/* Read back into a differently scattered set: > 64 iovecs (direct recvmsg limit). */
+	memset(rbuf, 0, big);
+	for (i = 0; i < 200; i++) {
+		size_t part = big / 200;
+
+		riov[i].iov_base = rbuf + (size_t)i * part;
+		riov[i].iov_len = i == 199 ? big - 199 * part : part;
+	}
+	rn = 200;
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_readv(q, 1, riov, rn, 1000, 1024, 0, io_cb, &c), 0);
+	wait_io(q, &c);
+	CU_ASSERT_FALSE(ftgt_nvme_cpl_is_error(&c.cpl));
+	CU_ASSERT_EQUAL(memcmp(rbuf, wbuf, big), 0);
+	memset(rbuf, 0, big);
+	rn = scatter(riov, 300, rbuf, big);
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_readv(q, 1, riov, rn, 1000, 1024, 0, io_cb, &c), 0);
+	wait_io(q, &c);
+	CU_ASSERT_EQUAL(memcmp(rbuf, wbuf, big), 0);
+	/* comparev over iovecs. */
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_comparev(q, 1, wiov, wn, 1000, 1024, 0, io_cb, &c), 0);
+	wait_io(q, &c);
+	CU_ASSERT_FALSE(ftgt_nvme_cpl_is_error(&c.cpl));
+
+	/* Too short, no iovecs, too many: -EINVAL, no callback. */
+	memset(&c, 0, sizeof(c));
+	riov[0].iov_base = rbuf;
+	riov[0].iov_len = 511;
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_readv(q, 1, riov, 1, 0, 1, 0, io_cb, &c), -EINVAL);
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_readv(q, 1, riov, 0, 0, 1, 0, io_cb, &c), -EINVAL);
+	CU_ASSERT_EQUAL(
+	        ftgt_nvme_ns_cmd_readv(q, 1, riov, FTGT_NVME_MAX_IOVCNT + 1, 0, 1, 0, io_cb, &c),
+	        -EINVAL);
+	CU_ASSERT_EQUAL(c.done, 0);
+	CU_ASSERT_FALSE(ftgt_nvme_qpair_is_failed(q));
+
+	free(wbuf);
+	free(rbuf);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+/* Fused Compare and Write: one callback; the Compare's failure or the Write's status. */
+static void
+test_fused(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct ftgt_nvme_qpair *q;
+	struct mock_target *t;
+	struct io_ctx c = {0};
+	uint8_t old[4096], new[4096], *bold, *bnew;
+	struct iovec ci[7], wi[7];
+	size_t big = 64 * 1024;
+	int cn, wn, i;
+
+	mock_target_opts_default(&mo);
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ctrlr = connect_to(t, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	CU_ASSERT(ftgt_le16_to_cpu(ftgt_nvme_ctrlr_get_data(ctrlr)->fuses) &
+	          NVME_CTRLR_FUSES_COMPARE_AND_WRITE);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	fill(old, sizeof(old), 1);
+	fill(new, sizeof(new), 2);
+	memcpy(mock_target_data(t) + 16 * 512, old, sizeof(old));
+
+	/* Matches: written, success, one callback. */
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_compare_and_write(q, 1, old, new, 16, 8, 0, io_cb, &c), 0);
+	wait_io(q, &c);
+	CU_ASSERT_EQUAL(ftgt_le16_to_cpu(c.cpl.status) & 0xfffe, 0);
+	CU_ASSERT_EQUAL(memcmp(mock_target_data(t) + 16 * 512, new, sizeof(new)), 0);
+	/* No longer matches: COMPARE_FAILURE (not the Write's ABORTED_FAILED_FUSED), unchanged. */
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_compare_and_write(q, 1, old, old, 16, 8, 0, io_cb, &c), 0);
+	wait_io(q, &c);
+	CU_ASSERT_EQUAL(ftgt_le16_to_cpu(c.cpl.status) & 0xfffe,
+	                NVME_STATUS(NVME_SCT_MEDIA_ERROR, NVME_SC_COMPARE_FAILURE));
+	CU_ASSERT_STRING_EQUAL(ftgt_nvme_status_str(ftgt_le16_to_cpu(c.cpl.status)),
+	                       "MEDIA/COMPARE_FAILURE");
+	CU_ASSERT_EQUAL(memcmp(mock_target_data(t) + 16 * 512, new, sizeof(new)), 0);
+	/* Both slots came back: the queue (depth 7) takes 3 more pairs, not a 4th. */
+	memset(&c, 0, sizeof(c));
+	for (i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(
+		        ftgt_nvme_ns_cmd_compare_and_write(q, 1, new, new, 16, 8, 0, io_cb, &c), 0);
+	}
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_compare_and_write(q, 1, new, new, 16, 8, 0, io_cb, &c),
+	                -ENOMEM);
+	{
+		uint64_t deadline = nvme_now_ms() + 5000;
+
+		while (c.done < 3 && nvme_now_ms() < deadline) {
+			CU_ASSERT_FATAL(ftgt_nvme_qpair_process_completions(q, 0) >= 0);
+		}
+	}
+	CU_ASSERT_EQUAL(c.done, 3);
+	CU_ASSERT_FALSE(ftgt_nvme_cpl_is_error(&c.cpl));
+
+	/* 64 KiB from iovecs: beyond the in-capsule limit, so both halves go by R2T. */
+	bold = malloc(big);
+	bnew = malloc(big);
+	fill(bold, big, 5);
+	fill(bnew, big, 6);
+	memcpy(mock_target_data(t) + 256 * 512, bold, big);
+	cn = scatter(ci, 7, bold, big);
+	wn = scatter(wi, 5, bnew, big);
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_compare_and_writev(q, 1, ci, cn, wi, wn, 256, 128,
+	                                                    NVME_RW_FUA, io_cb, &c),
+	                0);
+	wait_io(q, &c);
+	CU_ASSERT_FALSE(ftgt_nvme_cpl_is_error(&c.cpl));
+	CU_ASSERT_EQUAL(memcmp(mock_target_data(t) + 256 * 512, bnew, big), 0);
+	CU_ASSERT_EQUAL(mock_target_fused_pairs(t), 6);
+	CU_ASSERT_FALSE(ftgt_nvme_qpair_is_failed(q));
+	free(bold);
+	free(bnew);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+/* A fused pair ended by the connection: one callback, ABORTED_SQ_DELETION. */
+static void
+test_fused_parser(void)
+{
+	struct ftgt_nvme_qpair *q;
+	struct nvme_tcp_rsp rsp;
+	struct io_ctx c = {0};
+	struct nvme_cmd c1, c2;
+	struct iovec i1 = {0}, i2 = {0};
+	uint8_t b1[512], b2[512];
+
+	q = nvme_tcp_qpair_create(NULL, 1, 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	q->state = NVME_QPAIR_READY;
+	q->icd_max_bytes = 4096;
+	q->fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&c1, 0, sizeof(c1));
+	c1.opc = NVME_OPC_COMPARE;
+	c2 = c1;
+	c2.opc = NVME_OPC_WRITE;
+	i1.iov_base = b1;
+	i1.iov_len = sizeof(b1);
+	i2.iov_base = b2;
+	i2.iov_len = sizeof(b2);
+	CU_ASSERT_EQUAL(nvme_tcp_qpair_submit_fused(q, &c1, &i1, 1, &c2, &i2, 1, 512, io_cb, &c),
+	                0);
+	CU_ASSERT_EQUAL(q->outstanding, 2);
+	/* The Write's response first; the callback waits for the Compare's. */
+	memset(&rsp, 0, sizeof(rsp));
+	rsp.ch.pdu_type = NVME_TCP_PDU_TYPE_CAPSULE_RESP;
+	rsp.ch.hlen = 24;
+	rsp.ch.plen = ftgt_cpu_to_le32(24);
+	rsp.rccqe.cid = ftgt_cpu_to_le16(1);
+	rsp.rccqe.status = ftgt_cpu_to_le16(NVME_STATUS(0, NVME_SC_ABORTED_FAILED_FUSED));
+	CU_ASSERT_EQUAL(nvme_tcp_qpair_rx_bytes(q, (uint8_t *)&rsp, sizeof(rsp)), 0);
+	CU_ASSERT_EQUAL(c.done, 0);
+	/* A second response for the same cid is a protocol error, not a double completion. */
+	CU_ASSERT_EQUAL(nvme_tcp_qpair_rx_bytes(q, (uint8_t *)&rsp, sizeof(rsp)), -EPROTO);
+	CU_ASSERT_EQUAL(c.done, 1);
+	CU_ASSERT_EQUAL(NVME_STATUS_GET_SC(ftgt_le16_to_cpu(c.cpl.status)),
+	                NVME_SC_ABORTED_SQ_DELETION);
+	CU_ASSERT_EQUAL(q->outstanding, 0);
+	nvme_tcp_qpair_destroy(q);
+	CU_ASSERT_EQUAL(c.done, 1);
+}
+
+/* max_completions: at most that many callbacks per call, the rest kept for later. */
+static void
+test_max_completions(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct ftgt_nvme_qpair *q;
+	struct mock_target *t;
+	struct io_ctx c[16];
+	uint8_t *buf;
+	uint64_t deadline;
+	int i, rc, total = 0, calls = 0;
+
+	mock_target_opts_default(&mo);
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ctrlr = connect_to(t, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 32);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	buf = calloc(16, 512);
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < 16; i++) {
+		CU_ASSERT_EQUAL(
+		        ftgt_nvme_ns_cmd_read(q, 1, buf + i * 512, (uint64_t)i, 1, 0, io_cb, &c[i]),
+		        0);
+	}
+	rc = ftgt_nvme_qpair_process_completions(q, 1); /* sends them */
+	CU_ASSERT(rc == 0 || rc == 1);
+	total += rc;
+	usleep(200 * 1000); /* all 16 responses are in the socket now */
+	rc = ftgt_nvme_qpair_process_completions(q, 1);
+	CU_ASSERT_EQUAL(rc, 1);
+	total += rc;
+	rc = ftgt_nvme_qpair_process_completions(q, 3);
+	CU_ASSERT_EQUAL(rc, 3);
+	total += rc;
+	deadline = nvme_now_ms() + 5000;
+	while (total < 16 && nvme_now_ms() < deadline) {
+		rc = ftgt_nvme_qpair_process_completions(q, 2);
+		CU_ASSERT_FATAL(rc >= 0 && rc <= 2);
+		total += rc;
+		calls++;
+	}
+	CU_ASSERT_EQUAL(total, 16);
+	CU_ASSERT(calls >= 6);
+	for (i = 0; i < 16; i++) {
+		CU_ASSERT_EQUAL(c[i].done, 1);
+	}
+	free(buf);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+/* Non-blocking qpair: connecting, -EAGAIN, then I/O; a refused connect fails it. */
+static void
+test_async_qpair(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct ftgt_nvme_qpair *q;
+	struct mock_target *t;
+	struct io_ctx c = {0};
+	uint8_t buf[512];
+	uint64_t deadline;
+	int rc = 0, eagain = 0;
+
+	mock_target_opts_default(&mo);
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ctrlr = connect_to(t, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair_async(ctrlr, 16);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_FALSE(ftgt_nvme_qpair_is_connected(q));
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_read(q, 1, buf, 0, 1, 0, io_cb, &c), -EAGAIN);
+	deadline = nvme_now_ms() + 5000;
+	while (!ftgt_nvme_qpair_is_connected(q) && nvme_now_ms() < deadline) {
+		rc = ftgt_nvme_qpair_process_completions(q, 0);
+		if (rc == -EAGAIN) {
+			eagain++;
+		}
+		CU_ASSERT_FATAL(rc == -EAGAIN || rc == 0);
+	}
+	CU_ASSERT(ftgt_nvme_qpair_is_connected(q));
+	CU_ASSERT(eagain >= 1);
+	CU_ASSERT_EQUAL(do_io(q, NVME_OPC_READ, buf, 0, 1), 0);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+
+	/* The target closes every new connection: the qpair fails (-ENXIO), bounded. */
+	mock_target_set_refuse(t, true);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair_async(ctrlr, 16);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	deadline = nvme_now_ms() + 5000;
+	do {
+		rc = ftgt_nvme_qpair_process_completions(q, 0);
+	} while (rc == -EAGAIN && nvme_now_ms() < deadline);
+	CU_ASSERT_EQUAL(rc, -ENXIO);
+	CU_ASSERT(ftgt_nvme_qpair_is_failed(q));
+	CU_ASSERT_FALSE(ftgt_nvme_qpair_is_connected(q));
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_read(q, 1, buf, 0, 1, 0, io_cb, &c), -ENXIO);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	/* The blocking form returns NULL. */
+	CU_ASSERT_PTR_NULL(ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 16));
+	mock_target_set_refuse(t, false);
+	CU_ASSERT_EQUAL(c.done, 0);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
 int
 main(void)
 {
@@ -705,6 +1069,11 @@ main(void)
 	CU_add_test(s, "bad_data_digest", test_bad_data_digest);
 	CU_add_test(s, "discovery", test_discovery);
 	CU_add_test(s, "parser_rejects", test_parser_rejects);
+	CU_add_test(s, "iov", test_iov);
+	CU_add_test(s, "fused", test_fused);
+	CU_add_test(s, "fused_parser", test_fused_parser);
+	CU_add_test(s, "max_completions", test_max_completions);
+	CU_add_test(s, "async_qpair", test_async_qpair);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
