@@ -19,8 +19,9 @@
  * at optimal_io_boundary / max_rw_size, bounce buffers for misaligned data, emulation of
  * WRITE_ZEROES (with writes) and COMPARE / COMPARE_AND_WRITE (read + memcmp + write,
  * under an LBA range lock), QoS, stats, reset sequencing, abort of I/O queued in the core.
- * A module sees READ/WRITE/UNMAP/FLUSH/WRITE_ZEROES/COMPARE/RESET/ABORT only if its
- * io_type_supported says yes (READ and WRITE are mandatory).
+ * A module sees UNMAP/FLUSH/WRITE_ZEROES/COMPARE/COMPARE_AND_WRITE/RESET/ABORT only if
+ * its io_type_supported says yes (READ and WRITE are mandatory); a module that takes
+ * COMPARE_AND_WRITE must make it atomic itself (u.bdev.fused_iovs holds the write data).
  */
 #ifndef FTGT_BDEV_MODULE_H
 #define FTGT_BDEV_MODULE_H
@@ -241,13 +242,17 @@ struct ftgt_bdev_io {
 	enum ftgt_bdev_io_type type;
 	uint32_t io_flags; /* FTGT_BDEV_IO_FLAG_* (FUA on writes) */
 	union {
-		/* READ, WRITE, UNMAP, FLUSH, WRITE_ZEROES, COMPARE */
+		/* READ, WRITE, UNMAP, FLUSH, WRITE_ZEROES, COMPARE, COMPARE_AND_WRITE */
 		struct {
-			struct iovec *iovs; /* data (READ/WRITE/COMPARE); NULL otherwise */
+			struct iovec *iovs; /* data (READ/WRITE/COMPARE, the compare data of
+					     * COMPARE_AND_WRITE); NULL otherwise */
 			int iovcnt;
 			void *md_buf; /* separate metadata, or NULL */
 			uint64_t offset_blocks;
 			uint64_t num_blocks;
+			/* COMPARE_AND_WRITE: the data written when the compare matched. */
+			struct iovec *fused_iovs;
+			int fused_iovcnt;
 		} bdev;
 		/* ABORT: the I/O (given earlier to this module on this channel) to abort. */
 		struct {

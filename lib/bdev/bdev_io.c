@@ -1086,6 +1086,17 @@ bdev_io_start(struct bdev_io_priv *p)
 		bdev_compare_start(p);
 		return;
 	case FTGT_BDEV_IO_TYPE_COMPARE_AND_WRITE:
+		/*
+		 * A module that does it atomically itself (an NVMe fused pair) gets it whole;
+		 * otherwise the core emulates it under an LBA range lock.
+		 */
+		if (module_supports(bdev, FTGT_BDEV_IO_TYPE_COMPARE_AND_WRITE) &&
+		    !rw_needs_split(p)) {
+			p->io.u.bdev.fused_iovs = p->fused_iovs;
+			p->io.u.bdev.fused_iovcnt = p->fused_iovcnt;
+			bdev_io_submit_module(p);
+			return;
+		}
 		caw_start(p);
 		return;
 	case FTGT_BDEV_IO_TYPE_RESET:

@@ -788,6 +788,23 @@ attach_fail(struct nvme_bdev_ctrlr *nctrlr, struct ftgt_nvme_ctrlr *ctrlr, int r
 }
 
 /* App thread: register bdev <name>n<nsid> for an active namespace of nctrlr->ctrlr. */
+
+/*
+ * Blocks a compare-and-write may cover at the remote controller: the namespace's NACWU
+ * when NSFEAT says its atomicity fields are valid, else the controller's ACWU (both 0's
+ * based, NVMe Base 2.0, 5.17.2).
+ */
+static uint32_t
+remote_acwu(struct ftgt_nvme_ctrlr *ctrlr, uint32_t nsid)
+{
+	const struct nvme_ns_data *nsd = ftgt_nvme_ctrlr_get_ns_data(ctrlr, nsid);
+
+	if (nsd != NULL && (nsd->nsfeat & NVME_NS_NSFEAT_NSABP) != 0) {
+		return (uint32_t)ftgt_le16_to_cpu(nsd->nacwu) + 1;
+	}
+	return (uint32_t)ftgt_le16_to_cpu(ftgt_nvme_ctrlr_get_data(ctrlr)->acwu) + 1;
+}
+
 static int
 ns_add(struct nvme_bdev_ctrlr *nctrlr, uint32_t nsid, struct nvme_bdev **out)
 {
@@ -813,6 +830,7 @@ ns_add(struct nvme_bdev_ctrlr *nctrlr, uint32_t nsid, struct nvme_bdev **out)
 	nbdev->bdev.max_rw_size = bs != 0 ? ftgt_nvme_ctrlr_get_max_xfer_size(ctrlr) / bs : 0;
 	nbdev->bdev.max_unmap_blocks = UINT32_MAX;
 	nbdev->bdev.max_write_zeroes_blocks = 65536;
+	nbdev->bdev.acwu = remote_acwu(ctrlr, nsid);
 	nbdev->bdev.fn_table = &g_nvme_fn_table;
 	nbdev->bdev.module = &g_nvme_module;
 	/* Listed before it is registered: from then on destruct may run for it. */
@@ -981,6 +999,7 @@ attach_connected(struct nvme_bdev_ctrlr *nctrlr, struct connect_job *job)
 	}
 	nctrlr->ctrlr = ctrlr;
 	nctrlr->oncs = ftgt_le16_to_cpu(ftgt_nvme_ctrlr_get_data(ctrlr)->oncs);
+	nctrlr->fuses = ftgt_le16_to_cpu(ftgt_nvme_ctrlr_get_data(ctrlr)->fuses);
 	nctrlr->num_ns = n;
 	set_state(nctrlr, BDEV_NVME_ENABLED);
 	ftgt_io_device_register(nctrlr, chan_create, chan_destroy, sizeof(struct nvme_io_channel),

@@ -82,7 +82,8 @@ struct nvme_bdev_ctrlr {
 	struct ftgt_nvme_ctrlr *ctrlr; /* NULL between detach and reconnect */
 	enum bdev_nvme_state state;
 	uint64_t gen;
-	uint16_t oncs; /* from the first connect: what io_type_supported answers */
+	uint16_t oncs;  /* from the first connect: what io_type_supported answers */
+	uint16_t fuses; /* Identify FUSES: bit 0 fused compare-and-write */
 	uint32_t num_ns;
 	uint64_t lost_at_us;
 	uint64_t next_try_us;

@@ -240,6 +240,20 @@ bdev_nvme_submit_request(struct ftgt_io_channel *chan, struct ftgt_bdev_io *io)
 		}
 		rc = io_submit_rw(ch, io, nio, flags);
 		break;
+	case FTGT_BDEV_IO_TYPE_COMPARE_AND_WRITE:
+		if (io->io_flags & FTGT_BDEV_IO_FLAG_FUA) {
+			flags |= NVME_RW_FUA;
+		}
+		if (io->u.bdev.iovcnt > FTGT_NVME_MAX_IOVCNT ||
+		    io->u.bdev.fused_iovcnt > FTGT_NVME_MAX_IOVCNT) {
+			rc = -EINVAL;
+			break;
+		}
+		rc = ftgt_nvme_ns_cmd_compare_and_writev(
+		        ch->qpair, nbdev->nsid, io->u.bdev.iovs, io->u.bdev.iovcnt,
+		        io->u.bdev.fused_iovs, io->u.bdev.fused_iovcnt, io->u.bdev.offset_blocks,
+		        (uint32_t)io->u.bdev.num_blocks, flags, nvme_io_done, io);
+		break;
 	case FTGT_BDEV_IO_TYPE_FLUSH:
 		rc = ftgt_nvme_ns_cmd_flush(ch->qpair, nbdev->nsid, nvme_io_done, io);
 		break;
@@ -290,6 +304,10 @@ bdev_nvme_io_type_supported(void *ctxt, enum ftgt_bdev_io_type type)
 		return nbdev->bdev.write_cache;
 	case FTGT_BDEV_IO_TYPE_COMPARE:
 		return (oncs & NVME_CTRLR_ONCS_COMPARE) != 0;
+	case FTGT_BDEV_IO_TYPE_COMPARE_AND_WRITE:
+		/* Atomic at the remote controller, for every host it serves. */
+		return (oncs & NVME_CTRLR_ONCS_COMPARE) != 0 &&
+		       (nbdev->nctrlr->fuses & NVME_CTRLR_FUSES_COMPARE_AND_WRITE) != 0;
 	case FTGT_BDEV_IO_TYPE_UNMAP:
 		return (oncs & NVME_CTRLR_ONCS_DSM) != 0;
 	case FTGT_BDEV_IO_TYPE_WRITE_ZEROES:
