@@ -115,6 +115,21 @@ struct ftgt_scsi_lun *ftgt_scsi_dev_get_lun(struct ftgt_scsi_dev *dev, uint32_t 
 uint32_t ftgt_scsi_lun_get_id(const struct ftgt_scsi_lun *lun);
 const char *ftgt_scsi_lun_get_bdev_name(const struct ftgt_scsi_lun *lun);
 
+/*
+ * Hot remove: the bdev under LUN lun_id of dev is going away (FTGT_BDEV_EVENT_REMOVE on
+ * the LUN's descriptor). Called on the thread that added the LUN (the app thread), once
+ * per removal, after the LUN started to answer NOT READY (04h/02h) to commands that need
+ * the medium. The transport then stops sending commands to the LUN, lets those in flight
+ * complete (the bdev completes every submitted I/O), puts its channels for it on their
+ * threads and calls ftgt_scsi_dev_remove_lun() (which closes the descriptor, so the bdev
+ * removal can finish) and ftgt_scsi_dev_luns_changed(). Not from inside the callback:
+ * the removal is asynchronous. Without a callback the LUN stays NOT READY until removed.
+ */
+typedef void (*ftgt_scsi_lun_removed_cb)(struct ftgt_scsi_dev *dev, uint32_t lun_id, void *cb_arg);
+/* Set (or clear, with NULL) the hot-remove callback of dev. App thread. */
+void ftgt_scsi_dev_set_lun_removed_cb(struct ftgt_scsi_dev *dev, ftgt_scsi_lun_removed_cb cb_fn,
+                                      void *cb_arg);
+
 /* The calling thread's bdev channel for the LUN; put it with ftgt_put_io_channel. */
 struct ftgt_io_channel *ftgt_scsi_lun_get_io_channel(struct ftgt_scsi_lun *lun);
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * lib/iscsi private declarations: the PDU parser/builder (pdu.c) and text-key
- * negotiation (param.c). Both are pure functions over buffers so that unit tests and
- * fuzz targets drive them without sockets or threads.
+ * negotiation (param.c), pure functions over buffers so that unit tests and fuzz targets
+ * drive them without sockets or threads; the CmdSN window (sn.c); the configuration
+ * objects (tgt_node.c, portal_grp.c); and the connections, sessions and tasks shared by
+ * conn.c, cmd.c, tmf.c, login.c, session.c and stats.c.
  */
 #ifndef FTGT_ISCSI_INTERNAL_H
 #define FTGT_ISCSI_INTERNAL_H
@@ -340,6 +342,21 @@ struct iscsi_auth_grp *iscsi_ag_find(uint32_t tag);
  * Call with g_iscsi.lock held. */
 bool iscsi_tgt_access_ok(const struct iscsi_tgt_node *tgt, uint16_t pg_tag, const char *iname,
                          const char *addr);
+/*
+ * Remove LUN lun_id of a live target node the way iscsi_target_node_remove_lun does:
+ * sessions that log in from now on do not get it, live sessions refuse new commands to
+ * it and put their channels once their tasks on it drained (retried every 10 ms, for
+ * 30 s at most), then the LUN is removed (its bdev descriptor closed) and REPORTED LUNS
+ * DATA HAS CHANGED raised. Returns 0 and done(rc, cb_arg) runs later on the app thread
+ * (rc: 0; -ENOENT: the target node was deleted meanwhile, or the LUN was gone; -EBUSY:
+ * tasks did not drain; -ENOMEM), or -ENOENT (no such LUN), -EBUSY (already being
+ * removed), -ENOMEM. App thread.
+ */
+int iscsi_tgt_remove_lun(struct iscsi_tgt_node *tgt, uint32_t lun_id,
+                         void (*done)(int rc, void *cb_arg), void *cb_arg);
+/* lib/scsi's hot-remove callback of every target node's dev (cb_arg: the target node):
+ * starts iscsi_tgt_remove_lun(). App thread. */
+void iscsi_tgt_lun_hot_removed(struct ftgt_scsi_dev *dev, uint32_t lun_id, void *cb_arg);
 /* SendTargets answer (RFC 7143 Appendix C) for `which` ("All" or a target name). */
 int iscsi_send_targets(const char *iname, const char *addr, const char *local_addr, uint16_t pg_tag,
                        const char *which, struct iscsi_text_out *out);
@@ -404,5 +421,241 @@ int iscsi_chap_md5(uint8_t id, const char *secret, const uint8_t *challenge, siz
 /* Parse "0x..." (hex) or "0b..." (base64) CHAP binary values; returns bytes or -EINVAL. */
 int iscsi_chap_decode(const char *v, uint8_t *out, size_t out_cap);
 void iscsi_chap_encode_hex(const uint8_t *in, size_t len, char *out, size_t out_cap);
+
+/* ---- connections and sessions (conn.c, cmd.c, tmf.c, login.c, session.c, stats.c) -- */
+
+#include "ftgt/thread.h"
+
+#define CONN_MAX_TASKS    128
+#define CONN_CTRL_PDUS    (2 * CONN_MAX_TASKS + 32)
+#define CONN_MAX_XFER     (16u * 1024 * 1024)
+#define LOGIN_DSL         8192
+#define LOGIN_TEXT_MAX    (64 * 1024)
+#define CONN_RSP_TEXT_MAX (64 * 1024)
+#define CONN_STAGE_PDUS   16
+
+enum conn_state {
+	CONN_LOGIN,   /* login phase */
+	CONN_FFP,     /* full feature phase */
+	CONN_CLOSING, /* send what is queued, then exit (logout, login failure) */
+	CONN_EXITING, /* socket closed; waiting for tasks in the SCSI layer */
+};
+
+enum task_state {
+	TASK_FREE,
+	TASK_DATA_OUT, /* waiting for solicited Data-Out */
+	TASK_EXEC,     /* in the SCSI layer */
+	TASK_SEND,     /* queued for Data-In / response */
+};
+
+enum chap_state { CHAP_NONE, CHAP_WAIT_A, CHAP_WAIT_NR, CHAP_OK };
+
+/* Something to send: a control PDU or a task's Data-In/response stream. */
+struct out_item {
+	TAILQ_ENTRY(out_item) link;
+	bool is_task;
+};
+
+struct ctrl_pdu {
+	struct out_item item;
+	uint8_t hdr[ISCSI_BHS_LEN];
+	uint8_t inline_data[32];
+	uint8_t *data; /* inline_data or owned (malloc) */
+	uint32_t data_len;
+	bool owned;
+	bool heap;  /* the ctrl_pdu itself came from malloc (pool empty) */
+	bool plain; /* sent without digests (the final login response) */
+	TAILQ_ENTRY(ctrl_pdu) free_link;
+};
+
+/* One PDU on its way out: header (+digest), data iovecs, pad, data digest. */
+struct out_pdu {
+	struct out_item *item;
+	bool done; /* the item's last PDU: the item is finished once this is written */
+	int iovcnt;
+	uint32_t len;
+	struct iovec iov[5];
+	uint8_t hdr[ISCSI_BHS_LEN + ISCSI_DIGEST_LEN];
+	uint8_t digest[ISCSI_DIGEST_LEN];
+};
+
+struct iscsi_task {
+	struct out_item item;
+	struct ftgt_scsi_task scsi;
+	struct iscsi_conn *conn;
+	enum task_state state;
+	uint32_t idx;
+	uint32_t itt;
+	uint32_t ttt;
+	uint32_t cmd_sn;
+	uint8_t lun[8];
+	uint8_t cdb[ISCSI_MAX_CDB_LEN];
+	uint8_t *buf;
+	uint32_t buf_cap;
+	struct iovec iov;
+	uint32_t edtl;
+	bool read;
+	bool write;
+	uint32_t received;  /* write data received */
+	uint32_t burst_end; /* end offset of the outstanding R2T */
+	uint32_t r2t_sn;
+	uint32_t data_sn; /* Data-In/R2T PDUs sent (ExpDataSN) */
+	uint32_t sent;    /* Data-In bytes queued so far */
+	bool resp_in_data;
+	bool aborted;
+	bool immediate;      /* I bit: took no CmdSN credit */
+	bool credit_back;    /* its CmdSN credit was given back (status on its way) */
+	struct tmf_ctx *tmf; /* the ABORT waiting for this task's completion */
+};
+
+/*
+ * A session: owned by `thread` (that of its leading connection); every connection of the
+ * session runs there. Fields marked (lock) are also read by other threads under
+ * g_iscsi.lock (login of a joining connection, RPCs); they change only under it.
+ */
+struct iscsi_sess {
+	struct ftgt_thread *thread;
+	uint64_t id;
+	uint16_t tsih;                           /* (lock) */
+	uint8_t isid[6];                         /* (lock) */
+	bool discovery;                          /* (lock) */
+	char initiator_name[ISCSI_MAX_NAME + 1]; /* (lock) */
+	char target_name[ISCSI_MAX_NAME + 1];    /* (lock) */
+	struct iscsi_tgt_node *tgt;              /* (lock) */
+	uint32_t max_conns;                      /* (lock) negotiated MaxConnections */
+	uint32_t num_conns;                      /* (lock) */
+	uint32_t pending_joins;                  /* (lock) logged in, not moved yet */
+	bool closing;                            /* (lock) no connection may join */
+	TAILQ_HEAD(, iscsi_conn) conns;          /* (lock) */
+	struct iscsi_sess_params sp;
+	uint32_t queue_depth;
+	struct ftgt_scsi_dev *dev;
+	struct ftgt_scsi_port iport;
+	struct ftgt_scsi_port tport;
+	struct iscsi_cmdsn_window win;
+	struct ftgt_io_channel *lun_ch[FTGT_SCSI_DEV_MAX_LUNS];
+	bool lun_gone[FTGT_SCSI_DEV_MAX_LUNS]; /* being removed: "LUN not supported" */
+	struct iscsi_lun_stats lun_stats[FTGT_SCSI_DEV_MAX_LUNS];
+	TAILQ_ENTRY(iscsi_sess) link; /* g_iscsi.sessions (lock) */
+};
+
+struct iscsi_conn {
+	/* ---- owned by the connection's thread ---- */
+	int fd;
+	uint64_t id;
+	enum conn_state state;
+	struct ftgt_thread *thread;
+	struct ftgt_poller *poller;
+	uint16_t pg_tag;
+	char peer_addr[64];
+	char local_addr[64];
+	uint16_t peer_port;
+	uint16_t local_port;
+
+	uint8_t *rbuf;
+	uint32_t rcap;
+	uint32_t rlen;
+	struct iscsi_pdu_params rx;
+
+	TAILQ_HEAD(, out_item) outq;
+	/* PDUs built from the head of outq and not yet fully written (a ring), sent
+	 * together with one writev; woff: bytes of the first one already written. */
+	struct out_pdu stage[CONN_STAGE_PDUS];
+	uint32_t stage_head;
+	uint32_t nstage;
+	uint32_t woff;
+
+	struct iscsi_task tasks[CONN_MAX_TASKS];
+	uint32_t active_tasks;
+	uint32_t exec_tasks;
+	struct ctrl_pdu ctrl[CONN_CTRL_PDUS];
+	TAILQ_HEAD(, ctrl_pdu) ctrl_free;
+
+	/* ---- session ---- */
+	struct iscsi_sess *sess;      /* set on the session's thread (lock) */
+	struct iscsi_sess *join_sess; /* joining: the session it moves to (lock) */
+	TAILQ_ENTRY(iscsi_conn) sess_link;
+	bool counted_in_tgt; /* holds one of tgt->num_active_conns */
+	bool discovery;
+	struct iscsi_tgt_node *tgt;
+	uint8_t isid[6];
+	uint16_t tsih; /* (lock) for listings */
+	uint16_t cid;  /* (lock) */
+	uint16_t login_tsih;
+	uint32_t stat_sn;               /* StatSN is per connection */
+	uint32_t login_exp_cmd_sn;      /* before the session exists */
+	uint32_t pending_tmfs;          /* TMFs of this connection waiting for aborted tasks */
+	uint64_t logout_deadline_ticks; /* AsyncEvent 1 sent: drop after this (0: none) */
+	struct iscsi_sess_params sp;
+	char initiator_name[ISCSI_MAX_NAME + 1];
+	char target_name[ISCSI_MAX_NAME + 1];
+
+	/* ---- login ---- */
+	struct iscsi_negotiation neg;
+	uint8_t *login_text;
+	uint32_t login_text_len;
+	bool login_first_done;
+	bool op_declared;
+	uint8_t login_csg;
+	uint32_t login_itt;
+	enum chap_state chap;
+	struct iscsi_auth_opts auth;
+	uint8_t chap_id;
+	uint8_t chap_challenge[ISCSI_CHAP_CHALLENGE_LEN];
+
+	/* ---- keep-alive ---- */
+	uint64_t last_rx_ticks;
+	uint64_t ping_sent_ticks;
+	bool ping_outstanding;
+	uint32_t next_ttt;
+
+	/* ---- stats (this thread) ---- */
+	uint64_t pdus_rx;
+	uint64_t pdus_tx;
+	uint64_t read_bytes;
+	uint64_t write_bytes;
+
+	bool drop_requested;          /* set by message on the owner thread */
+	TAILQ_ENTRY(iscsi_conn) link; /* g_iscsi.conns, under g_iscsi.lock */
+};
+
+struct tmf_ctx;
+
+/* conn.c */
+void iscsi_conn_begin_exit(struct iscsi_conn *conn);
+int iscsi_conn_poll(void *ctx);
+bool iscsi_conn_try_destroy(struct iscsi_conn *conn);
+struct ctrl_pdu *iscsi_ctrl_get(struct iscsi_conn *conn);
+void iscsi_ctrl_queue(struct iscsi_conn *conn, struct ctrl_pdu *c);
+int iscsi_ctrl_set_data(struct ctrl_pdu *c, const void *data, uint32_t len);
+void iscsi_fill_sn(struct iscsi_conn *conn, ftgt_be32 *stat_sn, ftgt_be32 *exp_cmd_sn,
+                   ftgt_be32 *max_cmd_sn, bool advance_stat);
+void iscsi_request_drop(struct iscsi_conn *c);
+void iscsi_send_reject(struct iscsi_conn *conn, const struct iscsi_bhs *bad, uint8_t reason);
+void iscsi_send_scsi_error_now(struct iscsi_conn *conn, struct iscsi_task *task);
+void iscsi_task_release(struct iscsi_conn *conn, struct iscsi_task *task);
+
+/* cmd.c */
+bool iscsi_cmd_sn_check_done(struct iscsi_conn *conn, const struct iscsi_pdu_info *info,
+                             uint32_t cmd_sn);
+struct iscsi_task *iscsi_find_task_itt(struct iscsi_conn *conn, uint32_t itt);
+int iscsi_handle_data_out(struct iscsi_conn *conn, const struct iscsi_pdu_info *info);
+void iscsi_handle_scsi_cmd(struct iscsi_conn *conn, const struct iscsi_pdu_info *info);
+uint64_t iscsi_lun_to_u64(const uint8_t *l);
+
+/* tmf.c */
+void iscsi_abort_conn_tasks(struct iscsi_conn *conn, const uint8_t *lun, int64_t only_itt,
+                            struct tmf_ctx *ctx);
+void iscsi_handle_tmf(struct iscsi_conn *conn, const struct iscsi_pdu_info *info);
+void iscsi_tmf_task_done(struct tmf_ctx *ctx);
+
+/* login.c */
+void iscsi_handle_login(struct iscsi_conn *conn, const struct iscsi_pdu_info *info);
+
+/* session.c */
+void iscsi_conn_move_to_session(struct iscsi_conn *conn);
+int iscsi_login_finish(struct iscsi_conn *conn, uint8_t *status_class);
+void iscsi_lun_stats_add(struct iscsi_lun_stats *to, const struct iscsi_lun_stats *from);
+void iscsi_sess_free(struct iscsi_sess *sess);
 
 #endif /* FTGT_ISCSI_INTERNAL_H */

@@ -405,23 +405,61 @@ tag_used_by_target(uint32_t tag, bool pg)
 	return false;
 }
 
+enum rpc_grp {
+	RPC_GRP_PG,
+	RPC_GRP_IG,
+	RPC_GRP_AG,
+};
+
+/*
+ * The common part of the iscsi_delete_*_group methods: decode {"tag"} and find the
+ * group. Returns it, or NULL after answering the error (bad params, no such group, or a
+ * portal/initiator group still mapped by a target node).
+ */
+static void *
+rpc_find_group(struct ftgt_rpc_request *req, const json_t *params, enum rpc_grp kind)
+{
+	static const char *const what[] = {
+	        [RPC_GRP_PG] = "portal group",
+	        [RPC_GRP_IG] = "initiator group",
+	        [RPC_GRP_AG] = "auth group",
+	};
+	struct rpc_tag r = {0};
+	void *grp = NULL;
+
+	if (!ftgt_rpc_decode_or_error(req, params, rpc_tag_fields, 1, &r)) {
+		return NULL;
+	}
+	switch (kind) {
+	case RPC_GRP_PG:
+		grp = r.tag <= 65535 ? (void *)iscsi_pg_find((uint16_t)r.tag) : NULL;
+		break;
+	case RPC_GRP_IG:
+		grp = r.tag <= 65535 ? (void *)iscsi_ig_find((uint16_t)r.tag) : NULL;
+		break;
+	case RPC_GRP_AG:
+		grp = iscsi_ag_find(r.tag);
+		break;
+	}
+	if (grp == NULL) {
+		ftgt_rpc_send_error(req, -ENOENT, "no %s with tag %u", what[kind], r.tag);
+		return NULL;
+	}
+	if (kind != RPC_GRP_AG && tag_used_by_target(r.tag, kind == RPC_GRP_PG)) {
+		ftgt_rpc_send_error(req, -EBUSY, "%s %u is mapped by a target node", what[kind],
+		                    r.tag);
+		return NULL;
+	}
+	return grp;
+}
+
 static void
 rpc_iscsi_delete_portal_group(struct ftgt_rpc_request *req, const json_t *params)
 {
-	struct rpc_tag r = {0};
 	struct iscsi_portal_grp *pg;
 
-	if (!ftgt_rpc_decode_or_error(req, params, rpc_tag_fields, 1, &r)) {
-		return;
-	}
-	pg = r.tag <= 65535 ? iscsi_pg_find((uint16_t)r.tag) : NULL;
+	pg = rpc_find_group(req, params, RPC_GRP_PG);
 	if (pg == NULL) {
-		ftgt_rpc_send_error(req, -ENOENT, "no portal group with tag %u", r.tag);
-		return;
-	}
-	if (tag_used_by_target(r.tag, true)) {
-		ftgt_rpc_send_error(req, -EBUSY, "portal group %u is mapped by a target node",
-		                    r.tag);
 		return;
 	}
 	pthread_mutex_lock(&g_iscsi.lock);
@@ -555,20 +593,10 @@ FTGT_RPC_REGISTER("iscsi_create_initiator_group", rpc_iscsi_create_initiator_gro
 static void
 rpc_iscsi_delete_initiator_group(struct ftgt_rpc_request *req, const json_t *params)
 {
-	struct rpc_tag r = {0};
 	struct iscsi_init_grp *ig;
 
-	if (!ftgt_rpc_decode_or_error(req, params, rpc_tag_fields, 1, &r)) {
-		return;
-	}
-	ig = r.tag <= 65535 ? iscsi_ig_find((uint16_t)r.tag) : NULL;
+	ig = rpc_find_group(req, params, RPC_GRP_IG);
 	if (ig == NULL) {
-		ftgt_rpc_send_error(req, -ENOENT, "no initiator group with tag %u", r.tag);
-		return;
-	}
-	if (tag_used_by_target(r.tag, false)) {
-		ftgt_rpc_send_error(req, -EBUSY, "initiator group %u is mapped by a target node",
-		                    r.tag);
 		return;
 	}
 	pthread_mutex_lock(&g_iscsi.lock);
@@ -679,15 +707,10 @@ FTGT_RPC_REGISTER("iscsi_create_auth_group", rpc_iscsi_create_auth_group)
 static void
 rpc_iscsi_delete_auth_group(struct ftgt_rpc_request *req, const json_t *params)
 {
-	struct rpc_tag r = {0};
 	struct iscsi_auth_grp *ag;
 
-	if (!ftgt_rpc_decode_or_error(req, params, rpc_tag_fields, 1, &r)) {
-		return;
-	}
-	ag = iscsi_ag_find(r.tag);
+	ag = rpc_find_group(req, params, RPC_GRP_AG);
 	if (ag == NULL) {
-		ftgt_rpc_send_error(req, -ENOENT, "no auth group with tag %u", r.tag);
 		return;
 	}
 	pthread_mutex_lock(&g_iscsi.lock);
@@ -754,6 +777,21 @@ full_name(const char *name, char *out, size_t len)
 			snprintf(out + nb + 1, len - nb - 1, "%s", name);
 		}
 	}
+}
+
+/* The target node called `raw` (completed with the node base into name[len]), or NULL
+ * after answering "no target node". */
+static struct iscsi_tgt_node *
+rpc_find_tgt(struct ftgt_rpc_request *req, const char *raw, char *name, size_t len)
+{
+	struct iscsi_tgt_node *t;
+
+	full_name(raw, name, len);
+	t = iscsi_tgt_find(name);
+	if (t == NULL) {
+		ftgt_rpc_send_error(req, -ENOENT, "no target node %s", name);
+	}
+	return t;
 }
 
 static const char *
@@ -869,6 +907,7 @@ rpc_iscsi_create_target_node(struct ftgt_rpc_request *req, const json_t *params)
 		ftgt_rpc_send_error(req, -ENOMEM, "out of memory");
 		goto out;
 	}
+	ftgt_scsi_dev_set_lun_removed_cb(t->dev, iscsi_tgt_lun_hot_removed, t);
 	for (i = 0; i < json_array_size(r.luns); i++) {
 		json_t *l = json_array_get(r.luns, i);
 		const char *bdev = json_string_value(json_object_get(l, "bdev_name"));
@@ -955,10 +994,8 @@ rpc_iscsi_delete_target_node(struct ftgt_rpc_request *req, const json_t *params)
 	if (!ftgt_rpc_decode_or_error(req, params, rpc_name_fields, 1, &r)) {
 		return;
 	}
-	full_name(r.name, name, sizeof(name));
-	t = iscsi_tgt_find(name);
+	t = rpc_find_tgt(req, r.name, name, sizeof(name));
 	if (t == NULL) {
-		ftgt_rpc_send_error(req, -ENOENT, "no target node %s", name);
 		goto out;
 	}
 	ctx = calloc(1, sizeof(*ctx));
@@ -1022,10 +1059,8 @@ rpc_iscsi_target_node_add_lun(struct ftgt_rpc_request *req, const json_t *params
 	                              FTGT_COUNTOF(rpc_add_lun_fields), &r)) {
 		return;
 	}
-	full_name(r.name, name, sizeof(name));
-	t = iscsi_tgt_find(name);
+	t = rpc_find_tgt(req, r.name, name, sizeof(name));
 	if (t == NULL) {
-		ftgt_rpc_send_error(req, -ENOENT, "no target node %s", name);
 		goto out;
 	}
 	id = r.lun_id;
@@ -1070,70 +1105,27 @@ struct remove_lun_ctx {
 	struct ftgt_rpc_request *req;
 	char name[ISCSI_MAX_NAME + 1];
 	uint32_t lun_id;
-	uint32_t tries;
-	struct ftgt_poller *poller;
 };
 
-static void remove_lun_done(uint32_t busy, void *arg);
-
 static void
-remove_lun_finish(struct remove_lun_ctx *ctx, int rc)
+remove_lun_done(int rc, void *arg)
 {
-	struct iscsi_tgt_node *t = iscsi_tgt_find(ctx->name);
+	struct remove_lun_ctx *ctx = arg;
 
-	if (t == NULL) {
+	if (iscsi_tgt_find(ctx->name) == NULL) {
 		ftgt_rpc_send_error(ctx->req, -ENOENT, "target node %s was deleted", ctx->name);
+	} else if (rc == -ENOENT) {
+		ftgt_rpc_send_error(ctx->req, rc, "LUN %u of %s: cannot remove", ctx->lun_id,
+		                    ctx->name);
 	} else if (rc != 0) {
 		ftgt_rpc_send_error(ctx->req, rc,
 		                    "LUN %u of %s: tasks did not drain in time; it stays "
 		                    "refused to the sessions that had it",
 		                    ctx->lun_id, ctx->name);
 	} else {
-		rc = ftgt_scsi_dev_remove_lun(t->dev, ctx->lun_id);
-		ftgt_scsi_dev_luns_changed(t->dev);
-		if (rc != 0) {
-			ftgt_rpc_send_error(ctx->req, rc, "LUN %u of %s: cannot remove",
-			                    ctx->lun_id, ctx->name);
-		} else {
-			ftgt_rpc_send_bool(ctx->req, true);
-		}
-	}
-	if (t != NULL) {
-		pthread_mutex_lock(&g_iscsi.lock);
-		t->lun_removing[ctx->lun_id] = false;
-		pthread_mutex_unlock(&g_iscsi.lock);
+		ftgt_rpc_send_bool(ctx->req, true);
 	}
 	free(ctx);
-}
-
-static int
-remove_lun_retry(void *arg)
-{
-	struct remove_lun_ctx *ctx = arg;
-
-	ftgt_poller_unregister(&ctx->poller);
-	iscsi_sessions_lun_remove(ctx->name, ctx->lun_id, remove_lun_done, ctx);
-	return FTGT_POLLER_BUSY;
-}
-
-static void
-remove_lun_done(uint32_t busy, void *arg)
-{
-	struct remove_lun_ctx *ctx = arg;
-
-	if (busy == UINT32_MAX) {
-		remove_lun_finish(ctx, -ENOMEM);
-	} else if (busy == 0) {
-		remove_lun_finish(ctx, 0);
-	} else if (++ctx->tries > 3000) {
-		remove_lun_finish(ctx, -EBUSY); /* 30 s */
-	} else {
-		ctx->poller =
-		        ftgt_poller_register(remove_lun_retry, ctx, 10000, "iscsi_lun_remove");
-		if (ctx->poller == NULL) {
-			remove_lun_finish(ctx, -ENOMEM);
-		}
-	}
 }
 
 static void
@@ -1143,24 +1135,19 @@ rpc_iscsi_target_node_remove_lun(struct ftgt_rpc_request *req, const json_t *par
 	char name[ISCSI_MAX_NAME + 1];
 	struct remove_lun_ctx *ctx;
 	struct iscsi_tgt_node *t;
+	int rc;
 
 	if (!ftgt_rpc_decode_or_error(req, params, rpc_remove_lun_fields,
 	                              FTGT_COUNTOF(rpc_remove_lun_fields), &r)) {
 		return;
 	}
-	full_name(r.name, name, sizeof(name));
-	t = iscsi_tgt_find(name);
+	t = rpc_find_tgt(req, r.name, name, sizeof(name));
 	if (t == NULL) {
-		ftgt_rpc_send_error(req, -ENOENT, "no target node %s", name);
 		goto out;
 	}
 	if (r.lun_id < 0 || r.lun_id >= FTGT_SCSI_DEV_MAX_LUNS ||
 	    ftgt_scsi_dev_get_lun(t->dev, (uint32_t)r.lun_id) == NULL) {
 		ftgt_rpc_send_error(req, -ENOENT, "target node %s has no LUN %d", name, r.lun_id);
-		goto out;
-	}
-	if (t->lun_removing[r.lun_id]) {
-		ftgt_rpc_send_error(req, -EBUSY, "LUN %d of %s is being removed", r.lun_id, name);
 		goto out;
 	}
 	ctx = calloc(1, sizeof(*ctx));
@@ -1171,11 +1158,14 @@ rpc_iscsi_target_node_remove_lun(struct ftgt_rpc_request *req, const json_t *par
 	ctx->req = req;
 	ctx->lun_id = (uint32_t)r.lun_id;
 	snprintf(ctx->name, sizeof(ctx->name), "%s", t->name);
-	/* Sessions that log in from now on do not get the LUN. */
-	pthread_mutex_lock(&g_iscsi.lock);
-	t->lun_removing[r.lun_id] = true;
-	pthread_mutex_unlock(&g_iscsi.lock);
-	iscsi_sessions_lun_remove(ctx->name, ctx->lun_id, remove_lun_done, ctx);
+	rc = iscsi_tgt_remove_lun(t, ctx->lun_id, remove_lun_done, ctx);
+	if (rc != 0) {
+		free(ctx);
+		ftgt_rpc_send_error(req, rc,
+		                    rc == -EBUSY ? "LUN %d of %s is being removed"
+		                                 : "LUN %d of %s: cannot remove",
+		                    r.lun_id, name);
+	}
 out:
 	ftgt_rpc_decode_free(rpc_remove_lun_fields, FTGT_COUNTOF(rpc_remove_lun_fields), &r);
 }
@@ -1225,9 +1215,7 @@ rpc_collect(struct ftgt_rpc_request *req, const json_t *params, enum iscsi_colle
 		return;
 	}
 	if (r.name != NULL) {
-		full_name(r.name, name, sizeof(name));
-		if (iscsi_tgt_find(name) == NULL) {
-			ftgt_rpc_send_error(req, -ENOENT, "no target node %s", name);
+		if (rpc_find_tgt(req, r.name, name, sizeof(name)) == NULL) {
 			ftgt_rpc_decode_free(rpc_opt_name_fields, 1, &r);
 			return;
 		}
@@ -1285,9 +1273,8 @@ rpc_iscsi_target_node_request_logout(struct ftgt_rpc_request *req, const json_t 
 	                              FTGT_COUNTOF(rpc_logout_fields), &r)) {
 		return;
 	}
-	full_name(r.name, name, sizeof(name));
-	if (iscsi_tgt_find(name) == NULL) {
-		ftgt_rpc_send_error(req, -ENOENT, "no target node %s", name);
+	if (rpc_find_tgt(req, r.name, name, sizeof(name)) == NULL) {
+		/* answered */
 	} else if (r.pg_tag < 0 || r.pg_tag > 65535 ||
 	           (r.pg_tag > 0 && iscsi_pg_find((uint16_t)r.pg_tag) == NULL)) {
 		ftgt_rpc_send_error(req, INVALID, "invalid parameter 'pg_tag': no portal group %d",

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ftgt/log.h"
+#include "ftgt/thread.h"
 #include "iscsi_internal.h"
 
 struct iscsi_globals g_iscsi = {
@@ -263,4 +265,145 @@ iscsi_send_targets(const char *iname, const char *addr, const char *local_addr, 
 	pthread_mutex_unlock(&g_iscsi.lock);
 	(void)pg_tag;
 	return out->overflow ? -ENOSPC : 0;
+}
+
+/* ---- removing a LUN of a live target node (RPC or bdev hot remove) -------------------- */
+
+struct tgt_remove_lun_ctx {
+	char name[ISCSI_MAX_NAME + 1];
+	uint32_t lun_id;
+	uint32_t tries;
+	struct ftgt_poller *poller;
+	void (*done)(int rc, void *cb_arg);
+	void *cb_arg;
+};
+
+static void tgt_remove_lun_drained(uint32_t busy, void *arg);
+
+static void
+tgt_remove_lun_finish(struct tgt_remove_lun_ctx *ctx, int rc)
+{
+	struct iscsi_tgt_node *t = iscsi_tgt_find(ctx->name);
+
+	if (t == NULL) {
+		rc = -ENOENT;
+	} else if (rc == 0) {
+		rc = ftgt_scsi_dev_remove_lun(t->dev, ctx->lun_id);
+		ftgt_scsi_dev_luns_changed(t->dev);
+	}
+	if (t != NULL) {
+		pthread_mutex_lock(&g_iscsi.lock);
+		t->lun_removing[ctx->lun_id] = false;
+		pthread_mutex_unlock(&g_iscsi.lock);
+	}
+	ctx->done(rc, ctx->cb_arg);
+	free(ctx);
+}
+
+static int
+tgt_remove_lun_retry(void *arg)
+{
+	struct tgt_remove_lun_ctx *ctx = arg;
+
+	ftgt_poller_unregister(&ctx->poller);
+	iscsi_sessions_lun_remove(ctx->name, ctx->lun_id, tgt_remove_lun_drained, ctx);
+	return FTGT_POLLER_BUSY;
+}
+
+static void
+tgt_remove_lun_drained(uint32_t busy, void *arg)
+{
+	struct tgt_remove_lun_ctx *ctx = arg;
+
+	if (busy == UINT32_MAX) {
+		tgt_remove_lun_finish(ctx, -ENOMEM);
+	} else if (busy == 0) {
+		tgt_remove_lun_finish(ctx, 0);
+	} else if (++ctx->tries > 3000) {
+		tgt_remove_lun_finish(ctx, -EBUSY); /* 30 s */
+	} else {
+		ctx->poller =
+		        ftgt_poller_register(tgt_remove_lun_retry, ctx, 10000, "iscsi_lun_remove");
+		if (ctx->poller == NULL) {
+			tgt_remove_lun_finish(ctx, -ENOMEM);
+		}
+	}
+}
+
+int
+iscsi_tgt_remove_lun(struct iscsi_tgt_node *t, uint32_t lun_id, void (*done)(int rc, void *cb_arg),
+                     void *cb_arg)
+{
+	struct tgt_remove_lun_ctx *ctx;
+
+	if (lun_id >= FTGT_SCSI_DEV_MAX_LUNS || ftgt_scsi_dev_get_lun(t->dev, lun_id) == NULL) {
+		return -ENOENT;
+	}
+	if (t->lun_removing[lun_id]) {
+		return -EBUSY;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		return -ENOMEM;
+	}
+	snprintf(ctx->name, sizeof(ctx->name), "%s", t->name);
+	ctx->lun_id = lun_id;
+	ctx->done = done;
+	ctx->cb_arg = cb_arg;
+	/* Sessions that log in from now on do not get the LUN. */
+	pthread_mutex_lock(&g_iscsi.lock);
+	t->lun_removing[lun_id] = true;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	iscsi_sessions_lun_remove(ctx->name, ctx->lun_id, tgt_remove_lun_drained, ctx);
+	return 0;
+}
+
+struct hot_remove_ctx {
+	char name[ISCSI_MAX_NAME + 1];
+	uint32_t lun_id;
+};
+
+static void
+tgt_hot_remove_done(int rc, void *arg)
+{
+	struct hot_remove_ctx *ctx = arg;
+
+	if (rc == 0) {
+		FTGT_NOTICELOG("iscsi: %s: LUN %u removed (its bdev went away)\n", ctx->name,
+		               ctx->lun_id);
+	} else if (iscsi_tgt_find(ctx->name) == NULL) {
+		FTGT_NOTICELOG("iscsi: %s: deleted while its LUN %u was being removed\n", ctx->name,
+		               ctx->lun_id);
+	} else {
+		FTGT_ERRLOG("iscsi: %s: LUN %u: removal after bdev hot remove failed: %d\n",
+		            ctx->name, ctx->lun_id, rc);
+	}
+	free(ctx);
+}
+
+void
+iscsi_tgt_lun_hot_removed(struct ftgt_scsi_dev *dev, uint32_t lun_id, void *cb_arg)
+{
+	struct iscsi_tgt_node *t = cb_arg;
+	struct hot_remove_ctx *ctx;
+	int rc;
+
+	(void)dev;
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		FTGT_ERRLOG("iscsi: %s: LUN %u: out of memory; it stays NOT READY\n", t->name,
+		            lun_id);
+		return;
+	}
+	snprintf(ctx->name, sizeof(ctx->name), "%s", t->name);
+	ctx->lun_id = lun_id;
+	rc = iscsi_tgt_remove_lun(t, lun_id, tgt_hot_remove_done, ctx);
+	if (rc != 0) {
+		/* -EBUSY: an RPC is removing it already; it closes the descriptor. */
+		if (rc != -EBUSY) {
+			FTGT_ERRLOG("iscsi: %s: LUN %u: cannot remove after hot remove: %d\n",
+			            t->name, lun_id, rc);
+		}
+		free(ctx);
+	}
 }

@@ -244,6 +244,14 @@ ftgt_scsi_dev_destroy(struct ftgt_scsi_dev *dev)
 	free(dev);
 }
 
+void
+ftgt_scsi_dev_set_lun_removed_cb(struct ftgt_scsi_dev *dev, ftgt_scsi_lun_removed_cb cb_fn,
+                                 void *cb_arg)
+{
+	dev->lun_removed_cb = cb_fn;
+	dev->lun_removed_arg = cb_arg;
+}
+
 const char *
 ftgt_scsi_dev_get_name(const struct ftgt_scsi_dev *dev)
 {
@@ -257,11 +265,14 @@ lun_event_cb(enum ftgt_bdev_event_type type, struct ftgt_bdev *bdev, void *ctx)
 
 	switch (type) {
 	case FTGT_BDEV_EVENT_REMOVE:
-		/* The owner of the dev (iSCSI target node) removes the LUN; until then
-		 * the LUN reports NOT READY. */
+		/* The owner of the dev (iSCSI target node) drains and removes the LUN
+		 * when told; until then the LUN reports NOT READY. */
 		FTGT_WARNLOG("scsi dev %s: LUN %u: bdev %s is going away\n", lun->dev->name,
 		             lun->id, lun->bdev_name);
 		atomic_store_explicit(&lun->stopped, true, memory_order_relaxed);
+		if (lun->dev->lun_removed_cb != NULL) {
+			lun->dev->lun_removed_cb(lun->dev, lun->id, lun->dev->lun_removed_arg);
+		}
 		break;
 	case FTGT_BDEV_EVENT_RESIZE:
 		FTGT_NOTICELOG("scsi dev %s: LUN %u: bdev %s resized to %llu blocks\n",

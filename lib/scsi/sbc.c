@@ -725,6 +725,37 @@ complete:
 	scsi_task_complete(task);
 }
 
+/* Whether the command submits bdev I/O (and so needs task->ch). */
+static bool
+sbc_op_needs_channel(uint8_t op)
+{
+	switch (op) {
+	case SCSI_OP_READ_6:
+	case SCSI_OP_READ_10:
+	case SCSI_OP_READ_12:
+	case SCSI_OP_READ_16:
+	case SCSI_OP_WRITE_6:
+	case SCSI_OP_WRITE_10:
+	case SCSI_OP_WRITE_12:
+	case SCSI_OP_WRITE_16:
+	case SCSI_OP_WRITE_AND_VERIFY_10:
+	case SCSI_OP_WRITE_AND_VERIFY_12:
+	case SCSI_OP_WRITE_AND_VERIFY_16:
+	case SCSI_OP_VERIFY_10:
+	case SCSI_OP_VERIFY_12:
+	case SCSI_OP_VERIFY_16:
+	case SCSI_OP_SYNCHRONIZE_CACHE_10:
+	case SCSI_OP_SYNCHRONIZE_CACHE_16:
+	case SCSI_OP_WRITE_SAME_10:
+	case SCSI_OP_WRITE_SAME_16:
+	case SCSI_OP_UNMAP:
+	case SCSI_OP_COMPARE_AND_WRITE:
+		return true;
+	default:
+		return false;
+	}
+}
+
 bool
 scsi_sbc_execute(struct ftgt_scsi_task *task)
 {
@@ -742,6 +773,13 @@ scsi_sbc_execute(struct ftgt_scsi_task *task)
 	}
 	if (task->cdb_len < 10 && ((op >> 5) == 1 || (op >> 5) == 2)) {
 		scsi_task_invalid_cdb(task);
+		scsi_task_complete(task);
+		return true;
+	}
+	if (task->ch == NULL && sbc_op_needs_channel(op)) {
+		/* The transport has no channel for the LUN (it could not get one, or the
+		 * LUN is going away): a transient condition the initiator may retry. */
+		ftgt_scsi_task_set_sense(task, SCSI_SENSE_NOT_READY, SCSI_ASC_LUN_NOT_READY, 0);
 		scsi_task_complete(task);
 		return true;
 	}

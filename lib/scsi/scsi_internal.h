@@ -91,6 +91,9 @@ struct ftgt_scsi_dev {
 	/* Protects the luns[] array for walkers on other threads (raise_ua, nexus_lost)
 	 * and serialises changes of the nexus table. Taken before any LUN lock. */
 	pthread_mutex_t lock;
+	/* The transport's hot-remove hook (ftgt_scsi_dev_set_lun_removed_cb; app thread). */
+	ftgt_scsi_lun_removed_cb lun_removed_cb;
+	void *lun_removed_arg;
 	atomic_uint nexus_hwm; /* slots [0, hwm) were used at least once */
 	bool nexus_full_logged;
 	struct scsi_nexus nexus[SCSI_MAX_NEXUS];

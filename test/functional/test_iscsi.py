@@ -5,7 +5,7 @@ libiscsi tools (discovery, CHAP, mutual CHAP, wrong secret), a malformed PDU end
 only its own connection, a bounded selection of iscsi-test-cu suites, and raw-PDU
 tests (RawConn) of sessions with several connections, connection/session
 reinstatement, logout, target-requested logout, exact counts, LUNs added/removed with
-live sessions and task management aborts. Traffic goes to 127.0.0.1 only.
+live sessions, a bdev hot-removed under a LUN, and task management aborts. Traffic goes to 127.0.0.1 only.
 
 Run: FTGT_BUILD_DIR=build /usr/bin/python3 test/functional/test_iscsi.py [test names]
 """
@@ -782,6 +782,135 @@ def abort_task_of_held_read():
         # The TMF answer waits for the task's completion: it comes fast only because the
         # bdev I/O (held 3 s by the delay bdev) was really aborted.
         assert took < 2.5, "ABORT TASK answered after %.1f s: bdev I/O not aborted" % took
+
+
+def read_sense(conn, itt, timeout=10):
+    """Wait for the SCSI Response of itt: (status, sense key, ASC, ASCQ)."""
+    conn.s.settimeout(timeout)
+    while True:
+        bhs, seg = recv_pdu(conn.s)
+        conn.note(bhs)
+        if struct.unpack_from(">I", bhs, 16)[0] != itt:
+            conn.other.append((bhs, seg))
+            continue
+        if bhs[0] == 0x25 and bhs[1] & 0x01:
+            return bhs[3], None, None, None
+        if bhs[0] == 0x21:
+            if bhs[3] == 2 and len(seg) >= 2 + 14:
+                return bhs[3], seg[2 + 2] & 0x0f, seg[2 + 12], seg[2 + 13]
+            return bhs[3], None, None, None
+
+
+@test
+def bdev_hot_remove_under_lun():
+    """A LUN's bdev hot-removed with a live session (bdev_uring_delete --force: an RPC
+    delete of a claimed bdev such as bdev_malloc_delete is refused): the LUN goes by
+    itself (no RPC), a read in flight completes, REPORT LUNS drops it, commands get
+    LOGICAL UNIT NOT SUPPORTED (not NOT READY), the other LUN works, counts are exact
+    and the bdev is gone."""
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        if "bdev_uring_create" not in d.rpc("rpc_get_methods"):
+            raise Skip("this ftgtd has no uring bdev")
+        port = free_port()
+        setup_target(d, port)
+        files = []
+        for i in (1, 2):
+            f = os.path.join(d.tmpdir, "disk%d.img" % i)
+            with open(f, "wb") as fh:
+                fh.truncate(2 * 1024 * 1024)
+            files.append(f)
+        try:
+            d.rpc("bdev_uring_create", name="U1", filename=files[0], block_size=512)
+            d.rpc("bdev_uring_create", name="U2", filename=files[1], block_size=512)
+        except RpcError as e:
+            raise Skip("io_uring not usable here: %s" % e.message)
+        d.rpc("bdev_delay_create", name="D1", base_bdev_name="U1", avg_read_latency=1000000,
+              p99_read_latency=1000000, avg_write_latency=0, p99_write_latency=0)
+        d.rpc("iscsi_target_node_add_lun", name=IQN, bdev_name="D1", lun_id=1)
+        d.rpc("iscsi_target_node_add_lun", name=IQN, bdev_name="U2", lun_id=2)
+        # A front end's claim keeps an ordinary delete away.
+        expect_error(d, "bdev_delay_delete", {"name": "D1"}, needle="claimed")
+        a = RawConn(port, cid=0)
+        assert a.status == (0, 0), a.status
+        assert a.report_luns(1, 1) == [0, 1, 2]
+        sn = 2
+        for lun in (1, 2):
+            for _ in range(2):  # a unit attention (LUNs changed) may come first
+                a.read10(0x100 + sn, sn, lun=lun)
+                status, _, _ = a.wait_status(0x100 + sn)
+                sn += 1
+                if status == 0:
+                    break
+            assert status == 0, "LUN %d: status %d" % (lun, status)
+        # 1. The base of LUN 1 deleted while a read is held 1 s in the delay bdev.
+        a.read10(0x200, sn, lun=1)
+        sn += 1
+        time.sleep(0.1)
+        d.rpc("bdev_uring_delete", name="U1", force=True)
+        status, _, _, _ = read_sense(a, 0x200)
+        assert status in (0, 2), "read in flight: status %d" % status
+        assert wait_until(lambda: all(lu["lun_id"] != 1 for lu in
+                                      d.rpc("iscsi_get_target_nodes")[0]["luns"]), 10)
+        assert all(b["name"] not in ("D1", "U1") for b in d.rpc("bdev_get_bdevs"))
+        luns = None
+        for _ in range(3):  # REPORTED LUNS DATA HAS CHANGED may come first
+            cdb = bytes([0xa0, 0, 0, 0, 0, 0]) + struct.pack(">I", 4096) + b"\0\0"
+            a.scsi_cmd(0x300 + sn, sn, cdb, read_len=4096)
+            status, data, _ = a.wait_status(0x300 + sn)
+            sn += 1
+            if status == 0:
+                n = struct.unpack_from(">I", data, 0)[0] // 8
+                luns = sorted(struct.unpack_from(">H", data, 8 + 8 * i)[0] & 0x3fff
+                              for i in range(n))
+                break
+        assert luns == [0, 2], luns
+        for lun in (1, 1, 1):
+            a.read10(0x400 + sn, sn, lun=lun)
+            got = read_sense(a, 0x400 + sn)
+            sn += 1
+            assert got[:3] == (2, 0x05, 0x25), "removed LUN: %r (want ILLEGAL REQUEST/25h)" \
+                % (got,)
+        # 2. A LUN whose bdev is hot-removed with no I/O in flight: same outcome.
+        d.rpc("bdev_uring_delete", name="U2", force=True)
+        assert wait_until(lambda: [lu["lun_id"] for lu in
+                                   d.rpc("iscsi_get_target_nodes")[0]["luns"]] == [0], 10)
+        a.read10(0x500, sn, lun=2)
+        got = read_sense(a, 0x500)
+        sn += 1
+        assert got[:3] == (2, 0x05, 0x25), "removed LUN 2: %r" % (got,)
+        # The target node goes on with LUN 0.
+        lun0_errors = 0
+        for _ in range(3):
+            a.read10(0x600 + sn, sn, lun=0)
+            status, data, _ = a.wait_status(0x600 + sn)
+            sn += 1
+            if status == 0:
+                break
+            lun0_errors += 1
+        assert status == 0 and len(data) == 512, status
+        b = RawConn(port, isid=b"\x40\x00\x00\x00\x00\x02", cid=0)
+        assert b.status == (0, 0), b.status
+        assert b.report_luns(1, 1) == [0]
+        b.logout(2, 2)
+        b.wait_opcode(0x26)
+        b.close()
+        st = d.rpc("iscsi_get_lun_stats")
+        lun0 = [x for x in st[0]["luns"] if x["lun_id"] == 0][0]
+        # LUN 0 saw: REPORT LUNS with 3, 2 and 1 LUNs (a, a, b: data-in commands) and
+        # one READ, plus the unit attentions the READ got first.
+        assert lun0["reads"] == 4 and lun0["read_bytes"] == 32 + 24 + 16 + 512, lun0
+        assert lun0["errors"] == lun0_errors, (lun0, lun0_errors)
+        a.logout(0x700, sn)
+        a.wait_opcode(0x26)
+        a.close()
+        assert no_connections(d), (d.rpc("iscsi_get_connections"), d.rpc("iscsi_get_stats"))
+        st = d.rpc("iscsi_get_stats")
+        assert st["running"] == 0 and st["connections"] == 0 and st["sessions"] == 0, st
+        # The LUN ids are free again.
+        d.rpc("bdev_malloc_create", name="M3", num_blocks=4096, block_size=512)
+        d.rpc("iscsi_target_node_add_lun", name=IQN, bdev_name="M3", lun_id=1)
+        assert "hot remove" not in d.stderr, d.stderr
 
 
 if __name__ == "__main__":

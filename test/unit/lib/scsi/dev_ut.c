@@ -226,6 +226,82 @@ test_mode_select_and_resize_ua(void)
 	CU_ASSERT_EQUAL(lun0_attn(), 0);
 }
 
+/* ---- bdev hot remove ------------------------------------------------------------------ */
+
+static int g_removed_calls;
+static uint32_t g_removed_lun;
+static void *g_removed_arg;
+
+static void
+lun_removed(struct ftgt_scsi_dev *dev, uint32_t lun_id, void *cb_arg)
+{
+	CU_ASSERT_PTR_EQUAL(dev, g_dev);
+	g_removed_calls++;
+	g_removed_lun = lun_id;
+	g_removed_arg = cb_arg;
+}
+
+/* A command to LUN 0 from a transport that holds no channel for it. */
+static void
+run_no_channel(struct ftgt_scsi_task *t, uint8_t op)
+{
+	uint8_t cdb[16] = {op};
+
+	memset(t, 0, sizeof(*t));
+	if (op == SCSI_OP_READ_10) {
+		cdb[8] = 1;
+	}
+	t->cdb = cdb;
+	t->cdb_len = 10;
+	t->dev = g_dev;
+	t->initiator_port = &g_iport;
+	t->target_port = &g_tport;
+	t->dir = op == SCSI_OP_READ_10 ? FTGT_SCSI_DIR_FROM_DEV : FTGT_SCSI_DIR_NONE;
+	t->transfer_len = op == SCSI_OP_READ_10 ? UT_BS : 0;
+	t->iovs = NULL;
+	t->cpl_fn = ut_cpl;
+	g_completions = 0;
+	ftgt_scsi_task_execute(t);
+	fake_bdev_poll();
+	CU_ASSERT_EQUAL(g_completions, 1);
+}
+
+static void
+test_hot_remove(void)
+{
+	struct ftgt_scsi_task t;
+	int arg;
+
+	/* Without a callback: NOT READY until the owner removes the LUN. */
+	fake_bdev_hot_remove();
+	tur(&g_iport, &t);
+	ut_assert_sense(&t, SCSI_SENSE_NOT_READY, SCSI_ASC_LUN_NOT_READY, 0x02);
+	CU_ASSERT_EQUAL(ftgt_scsi_dev_remove_lun(g_dev, 0), 0);
+	CU_ASSERT_EQUAL(ftgt_scsi_dev_add_lun(g_dev, 0, "Malloc0"), 0);
+	assert_good(&g_iport);
+
+	/* With one: told once, with the LUN id and its argument. */
+	ftgt_scsi_dev_set_lun_removed_cb(g_dev, lun_removed, &arg);
+	g_removed_calls = 0;
+	fake_bdev_hot_remove();
+	CU_ASSERT_EQUAL(g_removed_calls, 1);
+	CU_ASSERT_EQUAL(g_removed_lun, 0);
+	CU_ASSERT_PTR_EQUAL(g_removed_arg, &arg);
+	tur(&g_iport, &t);
+	ut_assert_sense(&t, SCSI_SENSE_NOT_READY, SCSI_ASC_LUN_NOT_READY, 0x02);
+	/* The transport put its channels and removed the LUN: not supported any more. */
+	CU_ASSERT_EQUAL(ftgt_scsi_dev_remove_lun(g_dev, 0), 0);
+	run_no_channel(&t, SCSI_OP_TEST_UNIT_READY);
+	ut_assert_sense(&t, SCSI_SENSE_ILLEGAL_REQUEST, SCSI_ASC_LOGICAL_UNIT_NOT_SUPPORTED, 0);
+	run_no_channel(&t, SCSI_OP_READ_10);
+	ut_assert_sense(&t, SCSI_SENSE_ILLEGAL_REQUEST, SCSI_ASC_LOGICAL_UNIT_NOT_SUPPORTED, 0);
+	CU_ASSERT_EQUAL(g_removed_calls, 1);
+
+	ftgt_scsi_dev_set_lun_removed_cb(g_dev, NULL, NULL);
+	CU_ASSERT_EQUAL(ftgt_scsi_dev_add_lun(g_dev, 0, "Malloc0"), 0);
+	assert_good(&g_iport);
+}
+
 /* ---- raise_ua from another thread -------------------------------------------------- */
 
 #define RACE_ROUNDS   3000
@@ -502,6 +578,7 @@ add_tests(CU_pSuite s)
 	CU_ADD_TEST(s, test_report_luns_clears_luns_changed);
 	CU_ADD_TEST(s, test_ua_queue);
 	CU_ADD_TEST(s, test_mode_select_and_resize_ua);
+	CU_ADD_TEST(s, test_hot_remove);
 	CU_ADD_TEST(s, test_raise_ua_from_another_thread);
 	CU_ADD_TEST(s, test_abort_held_io);
 	CU_ADD_TEST(s, test_abort_split_io);

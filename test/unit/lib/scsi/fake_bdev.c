@@ -142,6 +142,14 @@ fake_bdev_resize(uint64_t num_blocks)
 	}
 }
 
+void
+fake_bdev_hot_remove(void)
+{
+	if (g_desc.event_cb != NULL) {
+		g_desc.event_cb(FTGT_BDEV_EVENT_REMOVE, &g_bdev, g_desc.event_ctx);
+	}
+}
+
 static int
 queue(enum ftgt_bdev_io_type type, enum ftgt_bdev_io_status st, ftgt_bdev_io_completion_cb cb,
       void *arg)

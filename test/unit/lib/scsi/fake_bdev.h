@@ -29,5 +29,7 @@ uint32_t fake_bdev_release_held(uint32_t max);
 uint32_t fake_bdev_held_count(void);
 /* Change the block count and send FTGT_BDEV_EVENT_RESIZE to the open descriptor. */
 void fake_bdev_resize(uint64_t num_blocks);
+/* Send FTGT_BDEV_EVENT_REMOVE to the open descriptor (the bdev stays usable). */
+void fake_bdev_hot_remove(void);
 
 #endif

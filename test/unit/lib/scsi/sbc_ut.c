@@ -342,9 +342,73 @@ test_get_lba_status(void)
 	ut_assert_sense(&t, SCSI_SENSE_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE, 0);
 }
 
+/* A transport without a channel for the LUN: commands that need the bdev are refused
+ * (NOT READY), never submitted with a NULL channel; the others still work. */
+static void
+test_no_channel(void)
+{
+	static const uint8_t ops[] = {SCSI_OP_READ_10,          SCSI_OP_WRITE_10,
+	                              SCSI_OP_VERIFY_10,        SCSI_OP_SYNCHRONIZE_CACHE_10,
+	                              SCSI_OP_WRITE_SAME_10,    SCSI_OP_READ_16,
+	                              SCSI_OP_WRITE_16,         SCSI_OP_UNMAP,
+	                              SCSI_OP_COMPARE_AND_WRITE};
+	static struct iovec iov;
+	struct ftgt_scsi_task t;
+	uint64_t before[FTGT_BDEV_NUM_IO_TYPES];
+	uint8_t cdb[16];
+	size_t i;
+
+	memcpy(before, g_fake_bdev.submitted, sizeof(before));
+	for (i = 0; i < sizeof(ops); i++) {
+		memset(cdb, 0, sizeof(cdb));
+		cdb[0] = ops[i];
+		memset(&t, 0, sizeof(t));
+		iov.iov_base = g_buf;
+		iov.iov_len = UT_BS;
+		t.cdb = cdb;
+		t.cdb_len = 16;
+		t.dev = g_dev;
+		t.ch = NULL;
+		t.initiator_port = &g_iport;
+		t.target_port = &g_tport;
+		t.iovs = &iov;
+		t.iovcnt = 1;
+		t.transfer_len = UT_BS;
+		t.dir = FTGT_SCSI_DIR_FROM_DEV;
+		t.cpl_fn = ut_cpl;
+		g_completions = 0;
+		ftgt_scsi_task_execute(&t);
+		fake_bdev_poll();
+		CU_ASSERT_EQUAL(g_completions, 1);
+		ut_assert_sense(&t, SCSI_SENSE_NOT_READY, SCSI_ASC_LUN_NOT_READY, 0);
+	}
+	CU_ASSERT_EQUAL(memcmp(before, g_fake_bdev.submitted, sizeof(before)), 0);
+
+	/* READ CAPACITY needs no I/O. */
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = SCSI_OP_READ_CAPACITY_10;
+	memset(&t, 0, sizeof(t));
+	iov.iov_base = g_buf;
+	iov.iov_len = 8;
+	t.cdb = cdb;
+	t.cdb_len = 10;
+	t.dev = g_dev;
+	t.initiator_port = &g_iport;
+	t.target_port = &g_tport;
+	t.iovs = &iov;
+	t.iovcnt = 1;
+	t.transfer_len = 8;
+	t.dir = FTGT_SCSI_DIR_FROM_DEV;
+	t.cpl_fn = ut_cpl;
+	ftgt_scsi_task_execute(&t);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	CU_ASSERT_EQUAL(scsi_from_be32(g_buf), UT_BLOCKS - 1);
+}
+
 static void
 add_tests(CU_pSuite s)
 {
+	CU_ADD_TEST(s, test_no_channel);
 	CU_ADD_TEST(s, test_read_capacity);
 	CU_ADD_TEST(s, test_write_read_roundtrip);
 	CU_ADD_TEST(s, test_mode_select_wce_forces_fua);
