@@ -73,6 +73,8 @@ struct ftgt_nvmf_request {
 	uint32_t pending;   /* DSM: sub-I/Os outstanding */
 	uint16_t first_err; /* DSM: first failed status */
 	bool in_core;       /* between exec and complete */
+	bool io_waiting;    /* queued for a struct ftgt_bdev_io (bdev_wait) */
+	bool io_aborted;    /* aborted while io_waiting: completes when its turn comes */
 	TAILQ_ENTRY(ftgt_nvmf_request) link;
 };
 
@@ -137,6 +139,11 @@ struct nvmf_transport_ops {
 	 * req_complete) whose command has this CID, or NULL (Abort). Qpair's thread. May be
 	 * NULL: then only commands waiting in the core itself can be aborted. */
 	struct ftgt_nvmf_request *(*qpair_find_req)(struct ftgt_nvmf_qpair *qpair, uint16_t cid);
+	/* Abort the command with this CID that the transport holds before the core has it
+	 * (receiving its data, waiting for a buffer): the transport completes it with
+	 * Command Abort Requested (at once or later) and returns true; false when it holds
+	 * no such command. Qpair's thread. May be NULL. */
+	bool (*qpair_abort_req)(struct ftgt_nvmf_qpair *qpair, uint16_t cid);
 	/* Write the transport's options into a JSON object (save_config). May be NULL. */
 	void (*dump_opts)(struct ftgt_nvmf_transport *transport, void *json_obj);
 	/*

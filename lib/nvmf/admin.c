@@ -846,6 +846,11 @@ admin_abort_on_qpair(void *arg)
 	struct ftgt_nvmf_qpair *q = ctx->target;
 	struct ftgt_nvmf_request *r = NULL;
 
+	if (q->state == FTGT_NVMF_QPAIR_ENABLED && q->ops->qpair_abort_req != NULL &&
+	    q->ops->qpair_abort_req(q, ctx->cid)) {
+		admin_abort_cb(ctx, true); /* still in the transport: aborted there */
+		return;
+	}
 	if (q->state == FTGT_NVMF_QPAIR_ENABLED && q->ops->qpair_find_req != NULL) {
 		r = q->ops->qpair_find_req(q, ctx->cid);
 	}

@@ -181,7 +181,9 @@ io_queue_retry(struct ftgt_nvmf_request *req, struct nvmf_ns *ns, struct ftgt_io
 	if (ftgt_bdev_queue_io_wait(ns->bdev, ch, &req->bdev_wait) != 0) {
 		/* No shortage any more: retry now. */
 		fn(req);
+		return;
 	}
+	req->io_waiting = true;
 }
 
 static void
@@ -189,6 +191,13 @@ io_retry(void *arg)
 {
 	struct ftgt_nvmf_request *req = arg;
 
+	req->io_waiting = false;
+	if (req->io_aborted) {
+		/* Aborted while it waited (nvmf_io_abort): the bdev_io goes to the next. */
+		req->io_aborted = false;
+		io_done_status(req, NVME_SCT_GENERIC, NVME_SC_ABORTED_BY_REQUEST);
+		return;
+	}
 	req->retry_fn(req);
 }
 
@@ -644,6 +653,14 @@ nvmf_io_abort(struct ftgt_nvmf_request *req, void (*cb_fn)(void *cb_arg, bool ab
 		qpair->fused_first = NULL;
 		nvmf_request_set_status(req, NVME_SCT_GENERIC, NVME_SC_ABORTED_BY_REQUEST);
 		nvmf_request_complete(req);
+		cb_fn(cb_arg, true);
+		return;
+	}
+	if (req->io_waiting && req->fused_pair == NULL) {
+		/* Waiting for a bdev_io: it completes aborted when one is free (the wait
+		 * queue has no cancel); I/Os in flight free one soon. A fused pair waits as
+		 * one and is not aborted. */
+		req->io_aborted = true;
 		cb_fn(cb_arg, true);
 		return;
 	}

@@ -195,6 +195,8 @@ ftgt_nvmf_request_exec(struct ftgt_nvmf_request *req)
 	req->in_core = true;
 	req->fused_pair = NULL;
 	req->io_nsid = 0;
+	req->io_waiting = false;
+	req->io_aborted = false;
 	qpair->outstanding++;
 	qpair->num_cmds++;
 

@@ -3,8 +3,9 @@
  * NVMe/TCP transport: the ops table, listening sockets, and poll groups. Listeners are
  * polled for new connections on the app thread; each accepted socket is handed, round
  * robin, to the poll group of one reactor thread, which owns it from then on. A poll
- * group's poller receives and processes every connection's PDUs and then flushes every
- * connection's queued PDUs, once per iteration.
+ * group's poller receives and processes the PDUs of every connection with something to
+ * read (see struct nvmf_tcp_poll_group) and then flushes every connection's queued PDUs,
+ * once per iteration.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,17 +42,97 @@ tcp_opts_init(struct ftgt_nvmf_transport_opts *o)
 	o->c2h_success = true;
 }
 
+void
+nvmf_tcp_pg_set_hot(struct nvmf_tcp_poll_group *pg, struct nvmf_tcp_qpair *tq)
+{
+	if (!tq->hot) {
+		tq->hot = true;
+		tq->idle_polls = 0;
+		TAILQ_INSERT_TAIL(&pg->hot, tq, hot_link);
+		pg->num_hot++;
+	}
+}
+
+static void
+pg_clear_hot(struct nvmf_tcp_poll_group *pg, struct nvmf_tcp_qpair *tq)
+{
+	if (tq->hot) {
+		tq->hot = false;
+		TAILQ_REMOVE(&pg->hot, tq, hot_link);
+		pg->num_hot--;
+	}
+}
+
+void
+nvmf_tcp_pg_qpair_quiesce(struct nvmf_tcp_poll_group *pg, struct nvmf_tcp_qpair *tq)
+{
+	pg_clear_hot(pg, tq);
+	if (tq->on_flushq) {
+		tq->on_flushq = false;
+		TAILQ_REMOVE(&pg->flushq, tq, flush_link);
+	}
+	if (tq->in_epoll) {
+		epoll_ctl(pg->epfd, EPOLL_CTL_DEL, tq->fd, NULL);
+		tq->in_epoll = false;
+	}
+}
+
+static int
+pg_flush(struct nvmf_tcp_poll_group *pg)
+{
+	struct nvmf_tcp_qpair *tq, *tmp;
+	int busy = FTGT_POLLER_IDLE;
+
+	TAILQ_FOREACH_SAFE (tq, &pg->flushq, flush_link, tmp) {
+		if (nvmf_tcp_qpair_flush(tq) == FTGT_POLLER_BUSY) {
+			busy = FTGT_POLLER_BUSY;
+		}
+		if (tq->disconnecting || TAILQ_EMPTY(&tq->txq)) {
+			tq->on_flushq = false;
+			TAILQ_REMOVE(&pg->flushq, tq, flush_link);
+		}
+	}
+	return busy;
+}
+
+/*
+ * One pass: send what completed since the last pass, let epoll name the connections that
+ * are not hot but have data, receive and process every hot connection, and send what that
+ * produced. The sends come first and last so that no system call sits between a
+ * completion and its send.
+ */
 static int
 pg_poll(void *arg)
 {
 	struct nvmf_tcp_poll_group *pg = arg;
+	struct epoll_event evs[NVMF_TCP_EPOLL_EVENTS];
 	struct nvmf_tcp_qpair *tq, *tmp;
-	int busy = FTGT_POLLER_IDLE;
+	int busy, n, i;
 
-	TAILQ_FOREACH_SAFE (tq, &pg->qpairs, link, tmp) {
-		if (nvmf_tcp_qpair_poll(tq) == FTGT_POLLER_BUSY) {
+	busy = pg_flush(pg);
+	/* Connections that are not hot: one epoll_wait for all, only when there are some. */
+	if (pg->num_qpairs > pg->num_hot && pg->epfd >= 0) {
+		n = epoll_wait(pg->epfd, evs, NVMF_TCP_EPOLL_EVENTS, 0);
+		for (i = 0; i < n; i++) {
+			tq = evs[i].data.ptr;
+			if (!tq->disconnecting) {
+				nvmf_tcp_pg_set_hot(pg, tq);
+			}
+		}
+	}
+	/* Hot connections: recv() directly, one system call each, as without epoll. */
+	TAILQ_FOREACH_SAFE (tq, &pg->hot, hot_link, tmp) {
+		if (nvmf_tcp_qpair_recv(tq) == FTGT_POLLER_BUSY) {
 			busy = FTGT_POLLER_BUSY;
 		}
+		if (tq->disconnecting ||
+		    (tq->in_epoll && tq->idle_polls >= NVMF_TCP_HOT_IDLE_POLLS &&
+		     tq->rbuf_off == tq->rbuf_len)) {
+			pg_clear_hot(pg, tq);
+		}
+	}
+	if (pg_flush(pg) == FTGT_POLLER_BUSY) {
+		busy = FTGT_POLLER_BUSY;
 	}
 	return busy;
 }
@@ -62,19 +144,14 @@ tcp_qpair_freed(void *arg)
 {
 	struct nvmf_tcp_qpair *tq = arg;
 	struct nvmf_tcp_poll_group *pg = tq->pg;
-	uint32_t i;
 
+	nvmf_tcp_pg_qpair_quiesce(pg, tq);
 	TAILQ_REMOVE(&pg->qpairs, tq, link);
 	pg->num_qpairs--;
 	pg->pdus_in += tq->pdus_in;
 	pg->pdus_out += tq->pdus_out;
 	close(tq->fd);
-	for (i = 0; i < tq->num_reqs; i++) {
-		free(tq->reqs[i].buf);
-	}
-	free(tq->reqs);
-	free(tq->rbuf);
-	free(tq);
+	nvmf_tcp_qpair_free(tq);
 	pg_check_destroyed(pg);
 }
 
@@ -85,9 +162,13 @@ pg_reap(void *arg)
 	struct nvmf_tcp_poll_group *pg = arg;
 	struct nvmf_tcp_qpair *tq, *tmp;
 
+	if (pg->num_to_reap == 0) {
+		return FTGT_POLLER_IDLE;
+	}
 	TAILQ_FOREACH_SAFE (tq, &pg->qpairs, link, tmp) {
 		if (tq->disconnecting && tq->qpair.disconnect_cb == NULL &&
 		    tq->qpair.state != FTGT_NVMF_QPAIR_ERROR) {
+			pg->num_to_reap--;
 			ftgt_nvmf_qpair_fini(&tq->qpair, tcp_qpair_freed, tq);
 		}
 	}
@@ -108,6 +189,11 @@ pg_create_msg(void *arg)
 {
 	struct nvmf_tcp_poll_group *pg = arg;
 
+	pg->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (pg->epfd < 0) {
+		FTGT_ERRLOG("nvmf_tcp: epoll_create1: %s (every connection polled)\n",
+		            strerror(errno));
+	}
 	pg->poller = ftgt_poller_register(pg_poll_all, pg, 0, "nvmf_tcp_poll_group");
 }
 
@@ -243,6 +329,9 @@ tcp_create(const struct ftgt_nvmf_transport_opts *opts)
 
 		pg->ttransport = tt;
 		TAILQ_INIT(&pg->qpairs);
+		TAILQ_INIT(&pg->hot);
+		TAILQ_INIT(&pg->flushq);
+		pg->epfd = -1;
 		nvmf_io_stats_init(&pg->io);
 		ftgt_thread_send_msg(pg->thread, pg_create_msg, pg);
 	}
@@ -269,6 +358,10 @@ pg_check_destroyed(struct nvmf_tcp_poll_group *pg)
 {
 	if (pg->destroying && pg->num_qpairs == 0 && pg->poller != NULL) {
 		ftgt_poller_unregister(&pg->poller);
+		if (pg->epfd >= 0) {
+			close(pg->epfd);
+			pg->epfd = -1;
+		}
 		ftgt_thread_send_msg(pg->ttransport->destroy_thread, tcp_destroy_done,
 		                     pg->ttransport);
 	}
@@ -483,6 +576,7 @@ static const struct nvmf_transport_ops g_tcp_ops = {
         .req_complete = nvmf_tcp_req_complete,
         .qpair_disconnect = nvmf_tcp_qpair_disconnect,
         .qpair_find_req = nvmf_tcp_qpair_find_req,
+        .qpair_abort_req = nvmf_tcp_qpair_abort_req,
         .cdata_init = tcp_cdata_init,
         .get_stats = tcp_get_stats,
 };

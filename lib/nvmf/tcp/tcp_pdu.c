@@ -235,11 +235,12 @@ rx_pdu_done(struct nvmf_tcp_rx *rx, uint32_t *fei)
 	return rc;
 }
 
-/* Copy n bytes of data into the consumer's iovec (or drop them). */
+/* Copy n bytes of data into the consumer's iovec (or drop them); buf NULL: the n bytes
+ * are already there (nvmf_tcp_rx_data_placed()). */
 static void
 rx_copy_data(struct nvmf_tcp_rx *rx, const uint8_t *buf, size_t n)
 {
-	if (rx->pdu.has_ddgst) {
+	if (rx->pdu.has_ddgst && buf != NULL) {
 		rx->crc = ftgt_crc32c_update(buf, n, rx->crc);
 	}
 	rx->data_got += (uint32_t)n;
@@ -248,8 +249,13 @@ rx_copy_data(struct nvmf_tcp_rx *rx, const uint8_t *buf, size_t n)
 		size_t room = v->iov_len - rx->iov_off;
 		size_t c = FTGT_MIN(room, n);
 
-		memcpy((uint8_t *)v->iov_base + rx->iov_off, buf, c);
-		buf += c;
+		if (buf != NULL) {
+			memcpy((uint8_t *)v->iov_base + rx->iov_off, buf, c);
+			buf += c;
+		} else if (rx->pdu.has_ddgst) {
+			rx->crc = ftgt_crc32c_update((uint8_t *)v->iov_base + rx->iov_off, c,
+			                             rx->crc);
+		}
 		n -= c;
 		rx->iov_off += c;
 		if (rx->iov_off == v->iov_len) {
@@ -322,6 +328,11 @@ nvmf_tcp_rx_feed(struct nvmf_tcp_rx *rx, const uint8_t *buf, size_t len)
 			rx->ddgst_got = 0;
 			rx->crc = FTGT_CRC32C_INIT;
 			rx->pdu.ddgst_ok = true;
+			rx->pdu.data_inplace = NULL;
+			if (rx->pdu.data_len != 0 &&
+			    len - off >= (size_t)rx->pad_left + rx->pdu.data_len) {
+				rx->pdu.data_inplace = buf + off + rx->pad_left;
+			}
 			if (rx->ops->on_header != NULL) {
 				rc = rx->ops->on_header(rx->ctx, &rx->pdu, &rx->iov, &rx->iovcnt,
 				                        &fei);
@@ -402,6 +413,55 @@ nvmf_tcp_rx_feed(struct nvmf_tcp_rx *rx, const uint8_t *buf, size_t len)
 			return -EPROTO;
 		}
 	}
+}
+
+int
+nvmf_tcp_rx_data_iov(const struct nvmf_tcp_rx *rx, struct iovec *iov, int max)
+{
+	uint32_t left;
+	size_t off;
+	int i, n = 0;
+
+	if (rx->state != NVMF_TCP_RX_DATA || rx->iovcnt == 0) {
+		return 0;
+	}
+	left = rx->pdu.data_len - rx->data_got;
+	off = rx->iov_off;
+	for (i = rx->iov_idx; i < rx->iovcnt && n < max && left > 0; i++) {
+		size_t c = FTGT_MIN(rx->iov[i].iov_len - off, (size_t)left);
+
+		iov[n].iov_base = (uint8_t *)rx->iov[i].iov_base + off;
+		iov[n].iov_len = c;
+		left -= (uint32_t)c;
+		off = 0;
+		n++;
+	}
+	return n;
+}
+
+long
+nvmf_tcp_rx_data_placed(struct nvmf_tcp_rx *rx, size_t n)
+{
+	uint32_t fei = 0;
+	int rc;
+
+	if (rx->state != NVMF_TCP_RX_DATA || n > rx->pdu.data_len - rx->data_got) {
+		return -EINVAL;
+	}
+	rx_copy_data(rx, NULL, n);
+	if (rx->data_got < rx->pdu.data_len) {
+		return 0;
+	}
+	if (rx->pdu.has_ddgst) {
+		rx->state = NVMF_TCP_RX_DDGST;
+		return 0;
+	}
+	rc = rx_pdu_done(rx, &fei);
+	if (rc != 0) {
+		rx_fail(rx, rc, fei);
+		return -EPROTO;
+	}
+	return 0;
 }
 
 void

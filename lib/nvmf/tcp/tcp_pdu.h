@@ -47,6 +47,11 @@ struct nvmf_tcp_rx_pdu {
 	uint32_t data_len; /* bytes of data (no padding, no digest) */
 	bool has_ddgst;    /* a data digest follows the data */
 	bool ddgst_ok;     /* on_pdu: the data digest matched (or there was none) */
+	/* on_header: the data_len bytes of data when all of them are in the buffer being
+	 * fed, contiguous (NULL otherwise). A consumer that keeps that buffer alive may use
+	 * them in place and have the parser skip them (*iovcnt 0; the digest is still
+	 * checked before on_pdu). */
+	const uint8_t *data_inplace;
 	/* Header bytes as received (hlen bytes; typed views in spec/nvme_tcp.h). */
 	union {
 		uint8_t raw[NVMF_TCP_RX_HDR_MAX];
@@ -114,6 +119,17 @@ void nvmf_tcp_rx_init(struct nvmf_tcp_rx *rx, const struct nvmf_tcp_rx_ops *ops,
  * it stays there).
  */
 long nvmf_tcp_rx_feed(struct nvmf_tcp_rx *rx, const uint8_t *buf, size_t len);
+
+/*
+ * Receiving straight into the consumer's buffers: while the parser copies a PDU's data
+ * into the iovec on_header gave, nvmf_tcp_rx_data_iov() describes where the rest of that
+ * data goes (up to max iovecs; returns how many, 0 when not copying data now), and after
+ * the caller put n of those bytes there itself, nvmf_tcp_rx_data_placed() accounts for
+ * them as if fed (digest included; on_pdu is called when the data is complete). Returns 0,
+ * -EINVAL (n too large or not copying data), or -EPROTO (on_pdu made it fatal).
+ */
+int nvmf_tcp_rx_data_iov(const struct nvmf_tcp_rx *rx, struct iovec *iov, int max);
+long nvmf_tcp_rx_data_placed(struct nvmf_tcp_rx *rx, size_t n);
 
 /*
  * Check a complete header (hdr_len bytes, digest included when negotiated) against the

@@ -5,11 +5,14 @@
  * C2HData/CapsuleResp PDUs that the poll group flushes with vectored sends.
  *
  * Runs on the poll group's thread only. Requests are pre-allocated per queue entry; a
- * data buffer is allocated once per request slot, on its first use, and kept.
+ * data buffer is allocated once per request slot, on its first use, and kept. In-capsule
+ * data whole in a receive buffer is used in place (struct nvmf_tcp_rx_chunk); the rest of
+ * a large PDU's data is received straight into the request's buffer.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -43,6 +46,10 @@ nvmf_tcp_max_icd(struct nvmf_tcp_transport *tt)
 static void
 req_release(struct nvmf_tcp_qpair *tq, struct nvmf_tcp_req *tr)
 {
+	if (tr->chunk != NULL) {
+		tr->chunk->refs--;
+		tr->chunk = NULL;
+	}
 	tr->state = NVMF_TCP_REQ_FREE;
 	TAILQ_INSERT_TAIL(&tq->free_reqs, tr, link);
 }
@@ -54,6 +61,12 @@ nvmf_tcp_qpair_disconnect(struct ftgt_nvmf_qpair *qpair)
 
 	if (!tq->disconnecting) {
 		tq->disconnecting = true;
+		tq->pg->num_to_reap++;
+		/* The poll group's lists drop tq at their next pass (they may be iterating). */
+		if (tq->in_epoll) {
+			epoll_ctl(tq->pg->epfd, EPOLL_CTL_DEL, tq->fd, NULL);
+			tq->in_epoll = false;
+		}
 		shutdown(tq->fd, SHUT_RDWR);
 	}
 }
@@ -63,6 +76,10 @@ tx_queue(struct nvmf_tcp_qpair *tq, struct nvmf_tcp_tx *tx)
 {
 	TAILQ_INSERT_TAIL(&tq->txq, tx, link);
 	tq->pdus_out++;
+	if (!tq->on_flushq) {
+		tq->on_flushq = true;
+		TAILQ_INSERT_TAIL(&tq->pg->flushq, tq, flush_link);
+	}
 }
 
 /* Header (with its digest when negotiated) as the first iovec of tx. */
@@ -86,16 +103,17 @@ tx_set_hdr(struct nvmf_tcp_qpair *tq, struct nvmf_tcp_tx *tx, uint32_t hlen, boo
 static long
 tx_flush(struct nvmf_tcp_qpair *tq)
 {
-	struct iovec iov[64];
+	struct iovec iov[NVMF_TCP_SENDMSG_IOV];
 	struct msghdr msg = {0};
 	struct nvmf_tcp_tx *tx;
-	size_t skip = tq->tx_off;
+	size_t skip = tq->tx_off, want;
 	int n = 0, i;
 	ssize_t rc;
 	long total = 0;
 
 	while (!TAILQ_EMPTY(&tq->txq)) {
 		n = 0;
+		want = 0;
 		skip = tq->tx_off;
 		TAILQ_FOREACH (tx, &tq->txq, link) {
 			for (i = 0; i < tx->iovcnt && n < (int)FTGT_COUNTOF(iov); i++) {
@@ -105,6 +123,7 @@ tx_flush(struct nvmf_tcp_qpair *tq)
 				}
 				iov[n].iov_base = (uint8_t *)tx->iov[i].iov_base + skip;
 				iov[n].iov_len = tx->iov[i].iov_len - skip;
+				want += iov[n].iov_len;
 				skip = 0;
 				n++;
 			}
@@ -142,6 +161,9 @@ tx_flush(struct nvmf_tcp_qpair *tq)
 				nvmf_tcp_qpair_disconnect(&tq->qpair);
 				return total;
 			}
+		}
+		if ((size_t)rc < want) {
+			break; /* the socket is full: the rest next poll, without an EAGAIN call */
 		}
 	}
 	return total;
@@ -205,6 +227,10 @@ on_capsule_header(struct nvmf_tcp_qpair *tq, struct nvmf_tcp_rx_pdu *pdu, struct
 	tr->cmd = *sqe;
 	tr->start_ticks = ftgt_get_ticks();
 	tr->state = NVMF_TCP_REQ_NEED_DATA;
+	tr->ttag_gen = (uint16_t)((tr->ttag_gen + 1) % tq->ttag_gens);
+	tr->ttag = (uint16_t)((uint32_t)(tr - tq->reqs) + tr->ttag_gen * tq->num_reqs);
+	tr->awaiting_h2c = false;
+	tr->abort_pending = false;
 	tr->h2c_received = 0;
 	tr->data_error = false;
 	tr->tx_data.iovcnt = 0;
@@ -215,7 +241,6 @@ on_capsule_header(struct nvmf_tcp_qpair *tq, struct nvmf_tcp_rx_pdu *pdu, struct
 	                                        : NVME_OPC_GET_XFER(sqe->opc);
 	tr->fail_sc = 0;
 	tr->r2t = false;
-	tr->ttag = (uint16_t)(tr - tq->reqs);
 
 	if (len != 0) {
 		if (sgl->type == ((NVME_SGL_TYPE_DATA_BLOCK << 4) | NVME_SGL_SUBTYPE_OFFSET)) {
@@ -238,6 +263,17 @@ on_capsule_header(struct nvmf_tcp_qpair *tq, struct nvmf_tcp_rx_pdu *pdu, struct
 			}
 		} else {
 			tr->fail_sc = NVME_SC_SGL_DESCRIPTOR_TYPE_INVALID;
+		}
+		if (tr->fail_sc == 0 && pdu->data_len != 0 && pdu->data_inplace != NULL &&
+		    tq->cur_chunk != NULL) {
+			/* In-capsule data whole in the receive buffer: used in place. */
+			tr->chunk = tq->cur_chunk;
+			tr->chunk->refs++;
+			req->length = len;
+			req->iov[0].iov_base = (void *)pdu->data_inplace;
+			req->iov[0].iov_len = len;
+			req->iovcnt = 1;
+			return 0; /* *iovcnt 0: the parser skips the data */
 		}
 		if (tr->fail_sc == 0 && req_ensure_buf(tr, FTGT_MAX(len, 4096)) != 0) {
 			tr->fail_sc = NVME_SC_INTERNAL_DEVICE_ERROR;
@@ -266,12 +302,33 @@ on_h2c_header(struct nvmf_tcp_qpair *tq, struct nvmf_tcp_rx_pdu *pdu, struct iov
 	uint32_t datal = ftgt_le32_to_cpu(h->datal);
 	struct nvmf_tcp_req *tr;
 
-	if (ttag >= tq->num_reqs || tq->reqs[ttag].state != NVMF_TCP_REQ_NEED_DATA ||
-	    tq->reqs[ttag].tx_data.iovcnt == 0) {
+	if (ttag >= tq->num_reqs * tq->ttag_gens) {
 		*fei = offsetof(struct nvme_tcp_data_hdr, ttag);
 		return NVME_TCP_FES_INVALID_HEADER_FIELD;
 	}
-	tr = &tq->reqs[ttag];
+	tr = &tq->reqs[ttag % tq->num_reqs];
+	if (tr->state != NVMF_TCP_REQ_NEED_DATA || !tr->awaiting_h2c || tr->ttag != ttag) {
+		if (tr->discard_end == 0 || tr->discard_ttag != ttag) {
+			*fei = offsetof(struct nvme_tcp_data_hdr, ttag);
+			return NVME_TCP_FES_INVALID_HEADER_FIELD;
+		}
+		/* Data of an aborted command: checked like any other, then dropped. */
+		if (ftgt_le16_to_cpu(h->cccid) != tr->discard_cccid) {
+			*fei = offsetof(struct nvme_tcp_data_hdr, cccid);
+			return NVME_TCP_FES_INVALID_HEADER_FIELD;
+		}
+		if (datao != tr->discard_off || datal > tr->discard_end - datao) {
+			*fei = offsetof(struct nvme_tcp_data_hdr, datao);
+			return NVME_TCP_FES_DATA_TRANSFER_OUT_OF_RANGE;
+		}
+		tr->discard_off += datal;
+		if (tr->discard_off == tr->discard_end) {
+			tr->discard_end = 0;
+		}
+		tq->cur_req = NULL;
+		*iovcnt = 0;
+		return 0;
+	}
 	if (h->cccid != tr->cmd.cid) {
 		*fei = offsetof(struct nvme_tcp_data_hdr, cccid);
 		return NVME_TCP_FES_INVALID_HEADER_FIELD;
@@ -336,6 +393,23 @@ send_r2t(struct nvmf_tcp_qpair *tq, struct nvmf_tcp_req *tr)
 	r->r2tl = ftgt_cpu_to_le32(tr->req.length); /* MAXH2CDATA = max I/O: one R2T */
 	tx_set_hdr(tq, tx, NVME_TCP_R2T_HLEN, hdgst);
 	tx_queue(tq, tx);
+	tr->awaiting_h2c = true;
+}
+
+/* Complete tr (held by the transport) with Command Abort Requested; the H2CData its R2T
+ * asked for and that has not come yet is dropped when it comes. */
+static void
+req_abort(struct nvmf_tcp_req *tr)
+{
+	if (tr->awaiting_h2c && tr->h2c_received < tr->req.length) {
+		tr->discard_ttag = tr->ttag;
+		tr->discard_cccid = ftgt_le16_to_cpu(tr->cmd.cid);
+		tr->discard_off = tr->h2c_received;
+		tr->discard_end = tr->req.length;
+	}
+	tr->awaiting_h2c = false;
+	tr->abort_pending = false;
+	req_fail(tr, NVME_SCT_GENERIC, NVME_SC_ABORTED_BY_REQUEST);
 }
 
 static void
@@ -392,7 +466,9 @@ rx_on_pdu(void *ctx, struct nvmf_tcp_rx_pdu *pdu, uint32_t *fei)
 		bool r2t = tr->r2t;
 
 		tq->cur_req = NULL;
-		if (!pdu->ddgst_ok) {
+		if (tr->abort_pending) {
+			req_abort(tr);
+		} else if (!pdu->ddgst_ok) {
 			req_fail(tr, NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR);
 		} else if (fail_sc != 0) {
 			req_fail(tr, NVME_SCT_GENERIC, (int)fail_sc);
@@ -405,12 +481,17 @@ rx_on_pdu(void *ctx, struct nvmf_tcp_rx_pdu *pdu, uint32_t *fei)
 	}
 	case NVME_TCP_PDU_TYPE_H2C_DATA:
 		tq->cur_req = NULL;
+		if (tr == NULL) {
+			return 0; /* data of an aborted command, dropped */
+		}
 		tr->h2c_received += pdu->data_len;
 		if (!pdu->ddgst_ok) {
 			tr->data_error = true;
 		}
-		if (tr->h2c_received == tr->req.length) {
-			tr->tx_data.iovcnt = 0;
+		if (tr->abort_pending) {
+			req_abort(tr);
+		} else if (tr->h2c_received == tr->req.length) {
+			tr->awaiting_h2c = false;
 			if (tr->data_error) {
 				req_fail(tr, NVME_SCT_GENERIC, NVME_SC_TRANSIENT_TRANSPORT_ERROR);
 			} else {
@@ -501,54 +582,135 @@ nvmf_tcp_req_complete(struct ftgt_nvmf_request *req)
 
 /* ---- poll -------------------------------------------------------------------------- */
 
-int
-nvmf_tcp_qpair_poll(struct nvmf_tcp_qpair *tq)
+/* The buffer to receive into next: the current chunk unless requests still use it. */
+static int
+rbuf_select(struct nvmf_tcp_qpair *tq)
 {
-	int busy = FTGT_POLLER_IDLE;
+	struct nvmf_tcp_rx_chunk *c;
+	uint32_t i;
+
+	if (tq->cur_chunk != NULL && tq->cur_chunk->refs == 0) {
+		return 0;
+	}
+	for (i = 0; i < NVMF_TCP_RX_CHUNKS; i++) {
+		c = &tq->chunks[i];
+		if (c->refs != 0) {
+			continue;
+		}
+		if (c->data == NULL) {
+			c->data = malloc(NVMF_TCP_RECV_BUF_BYTES);
+			if (c->data == NULL) {
+				break;
+			}
+		}
+		tq->cur_chunk = c;
+		tq->rbuf = c->data;
+		return 0;
+	}
+	/* Every chunk is in use: receive into the copy buffer (data is copied). */
+	if (tq->rbuf_copy == NULL) {
+		tq->rbuf_copy = malloc(NVMF_TCP_RECV_BUF_BYTES);
+		if (tq->rbuf_copy == NULL) {
+			return -ENOMEM;
+		}
+	}
+	tq->cur_chunk = NULL;
+	tq->rbuf = tq->rbuf_copy;
+	return 0;
+}
+
+int
+nvmf_tcp_qpair_recv(struct nvmf_tcp_qpair *tq)
+{
 	ssize_t n;
 	long rc;
 
-	if (tq->disconnecting) {
+	if (tq->disconnecting || tq->closing_after_tx) {
 		return FTGT_POLLER_IDLE;
 	}
-	if (!tq->closing_after_tx) {
-		if (tq->rbuf_off == tq->rbuf_len) {
-			tq->rbuf_off = tq->rbuf_len = 0;
-			n = recv(tq->fd, tq->rbuf, NVMF_TCP_RECV_BUF_BYTES, MSG_DONTWAIT);
-			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-				FTGT_INFOLOG("nvmf_tcp: qpair %u: connection from %s:%s closed\n",
-				             tq->qpair.qid, tq->qpair.peer_addr.traddr,
-				             tq->qpair.peer_addr.trsvcid);
-				nvmf_tcp_qpair_disconnect(&tq->qpair);
-				return FTGT_POLLER_BUSY;
-			}
-			if (n > 0) {
-				tq->rbuf_len = (uint32_t)n;
-			}
+	if (tq->rbuf_off == tq->rbuf_len) {
+		struct iovec iov[NVMF_TCP_RX_MAX_IOV + 1];
+		struct msghdr msg = {.msg_iov = iov};
+		size_t direct = 0;
+		int niov, i;
+
+		tq->rbuf_off = tq->rbuf_len = 0;
+		if (rbuf_select(tq) != 0) {
+			return FTGT_POLLER_IDLE; /* no memory now: try again next poll */
 		}
-		if (tq->rbuf_off < tq->rbuf_len) {
-			rc = nvmf_tcp_rx_feed(&tq->rx, tq->rbuf + tq->rbuf_off,
-			                      tq->rbuf_len - tq->rbuf_off);
-			busy = FTGT_POLLER_BUSY;
+		/* In the middle of a PDU's data: the rest of it straight into its buffer, what
+		 * follows into the receive buffer (one copy less for large data). */
+		niov = nvmf_tcp_rx_data_iov(&tq->rx, iov, NVMF_TCP_RX_MAX_IOV);
+		for (i = 0; i < niov; i++) {
+			direct += iov[i].iov_len;
+		}
+		if (direct >= NVMF_TCP_DIRECT_MIN_BYTES) {
+			iov[niov].iov_base = tq->rbuf;
+			iov[niov].iov_len = NVMF_TCP_RECV_BUF_BYTES;
+			msg.msg_iovlen = (size_t)niov + 1;
+			n = recvmsg(tq->fd, &msg, MSG_DONTWAIT);
+		} else {
+			direct = 0;
+			n = recv(tq->fd, tq->rbuf, NVMF_TCP_RECV_BUF_BYTES, MSG_DONTWAIT);
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			tq->idle_polls++;
+			return FTGT_POLLER_IDLE;
+		}
+		if (n <= 0) {
+			FTGT_INFOLOG("nvmf_tcp: qpair %u: connection from %s:%s closed\n",
+			             tq->qpair.qid, tq->qpair.peer_addr.traddr,
+			             tq->qpair.peer_addr.trsvcid);
+			nvmf_tcp_qpair_disconnect(&tq->qpair);
+			return FTGT_POLLER_BUSY;
+		}
+		if (direct != 0) {
+			direct = FTGT_MIN(direct, (size_t)n);
+			rc = nvmf_tcp_rx_data_placed(&tq->rx, direct);
 			if (rc < 0) {
+				tq->idle_polls = 0;
 				if (!tq->disconnecting) {
 					send_term_req(tq, tq->rx.err_fes, tq->rx.err_fei,
 					              tq->rx.pdu.hdr.raw, tq->rx.err_hdr_len);
 				}
-			} else {
-				tq->rbuf_off += (uint32_t)rc;
+				return FTGT_POLLER_BUSY;
 			}
+			n -= (ssize_t)direct;
+			if (n == 0) {
+				tq->idle_polls = 0;
+				return FTGT_POLLER_BUSY;
+			}
+			/* What followed the data went to the start of rbuf. */
 		}
+		tq->rbuf_len = (uint32_t)n;
 	}
+	tq->idle_polls = 0;
+	rc = nvmf_tcp_rx_feed(&tq->rx, tq->rbuf + tq->rbuf_off, tq->rbuf_len - tq->rbuf_off);
+	if (rc < 0) {
+		if (!tq->disconnecting) {
+			send_term_req(tq, tq->rx.err_fes, tq->rx.err_fei, tq->rx.pdu.hdr.raw,
+			              tq->rx.err_hdr_len);
+		}
+	} else {
+		tq->rbuf_off += (uint32_t)rc;
+	}
+	return FTGT_POLLER_BUSY;
+}
+
+int
+nvmf_tcp_qpair_flush(struct nvmf_tcp_qpair *tq)
+{
+	long rc;
+
 	if (tq->disconnecting) {
-		return FTGT_POLLER_BUSY;
+		return FTGT_POLLER_IDLE;
 	}
 	rc = tx_flush(tq);
 	if (rc < 0) {
 		nvmf_tcp_qpair_disconnect(&tq->qpair);
 		return FTGT_POLLER_BUSY;
 	}
-	return rc > 0 ? FTGT_POLLER_BUSY : busy;
+	return rc > 0 ? FTGT_POLLER_BUSY : FTGT_POLLER_IDLE;
 }
 
 void
@@ -567,18 +729,21 @@ nvmf_tcp_qpair_start(struct nvmf_tcp_poll_group *pg, int fd,
 	/* Enough request slots for the deepest queue this connection may become. */
 	n = FTGT_MAX(tt->base.opts.max_queue_depth, tt->base.opts.max_aq_depth);
 	tq->reqs = calloc(n, sizeof(*tq->reqs));
-	tq->rbuf = malloc(NVMF_TCP_RECV_BUF_BYTES);
-	if (tq->reqs == NULL || tq->rbuf == NULL) {
+	tq->chunks[0].data = malloc(NVMF_TCP_RECV_BUF_BYTES);
+	if (tq->reqs == NULL || tq->chunks[0].data == NULL) {
 		free(tq->reqs);
-		free(tq->rbuf);
+		free(tq->chunks[0].data);
 		free(tq);
 		close(fd);
 		return;
 	}
+	tq->cur_chunk = &tq->chunks[0];
+	tq->rbuf = tq->chunks[0].data;
 	ftgt_nvmf_qpair_init(&tq->qpair, &tt->base, listen_addr, peer_addr);
 	tq->fd = fd;
 	tq->pg = pg;
 	tq->num_reqs = n;
+	tq->ttag_gens = 65536 / n;
 	tq->rl = (struct ftgt_log_ratelimit)FTGT_LOG_RATELIMIT_INIT(1000, 5);
 	TAILQ_INIT(&tq->free_reqs);
 	TAILQ_INIT(&tq->txq);
@@ -593,6 +758,54 @@ nvmf_tcp_qpair_start(struct nvmf_tcp_poll_group *pg, int fd,
 	nvmf_tcp_rx_init(&tq->rx, &g_rx_ops, tq);
 	TAILQ_INSERT_TAIL(&pg->qpairs, tq, link);
 	pg->num_qpairs++;
+	if (pg->epfd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tq};
+
+		/* Without epoll the connection stays hot: recv()'d every poll. */
+		tq->in_epoll = epoll_ctl(pg->epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
+	}
+	/* The ICReq comes next. */
+	nvmf_tcp_pg_set_hot(pg, tq);
+}
+
+void
+nvmf_tcp_qpair_free(struct nvmf_tcp_qpair *tq)
+{
+	uint32_t i;
+
+	for (i = 0; i < tq->num_reqs; i++) {
+		free(tq->reqs[i].buf);
+	}
+	for (i = 0; i < NVMF_TCP_RX_CHUNKS; i++) {
+		free(tq->chunks[i].data);
+	}
+	free(tq->rbuf_copy);
+	free(tq->reqs);
+	free(tq);
+}
+
+bool
+nvmf_tcp_qpair_abort_req(struct ftgt_nvmf_qpair *qpair, uint16_t cid)
+{
+	struct nvmf_tcp_qpair *tq = TQ(qpair);
+	uint32_t i;
+
+	for (i = 0; i < tq->num_reqs; i++) {
+		struct nvmf_tcp_req *tr = &tq->reqs[i];
+
+		if (tr->state != NVMF_TCP_REQ_NEED_DATA || ftgt_le16_to_cpu(tr->cmd.cid) != cid) {
+			continue;
+		}
+		if (tr == tq->cur_req) {
+			/* The parser is copying this PDU's data into tr's buffer: finish
+			 * the PDU, then abort (rx_on_pdu). */
+			tr->abort_pending = true;
+		} else {
+			req_abort(tr);
+		}
+		return true;
+	}
+	return false;
 }
 
 /* Abort: the command with this CID now executing in the core (not on the I/O path). */

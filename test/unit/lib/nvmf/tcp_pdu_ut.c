@@ -11,7 +11,9 @@
 struct ut_ctx {
 	int headers;
 	int pdus;
-	int eagain; /* on_header returns -EAGAIN this many times */
+	int eagain;             /* on_header returns -EAGAIN this many times */
+	bool skip_inplace;      /* on_header: data in place is used there (*iovcnt 0) */
+	const uint8_t *inplace; /* on_header: pdu->data_inplace */
 	uint8_t data[16384];
 	struct iovec iov[2];
 	struct nvmf_tcp_rx_pdu last;
@@ -27,6 +29,11 @@ ut_on_header(void *ctx, struct nvmf_tcp_rx_pdu *pdu, struct iovec **iov, int *io
 		return -EAGAIN;
 	}
 	u->headers++;
+	u->inplace = pdu->data_inplace;
+	if (u->skip_inplace && pdu->data_inplace != NULL) {
+		*iovcnt = 0;
+		return 0;
+	}
 	/* Split the data over two buffers to exercise iovec crossing. */
 	u->iov[0].iov_base = u->data;
 	u->iov[0].iov_len = 7;
@@ -264,6 +271,118 @@ test_capsule_with_data_and_digests(void)
 	CU_ASSERT_EQUAL(u.pdus, 2);
 }
 
+/* Data wholly in the buffer fed is offered in place; the consumer may skip the copy and
+ * the data digest is still checked. Data split over two feeds is not offered. */
+static void
+test_data_in_place(void)
+{
+	struct nvmf_tcp_rx rx;
+	struct ut_ctx u;
+	static uint8_t buf[20000] __attribute__((aligned(8)));
+	size_t len;
+	int j;
+
+	for (j = 0; j < 4; j++) {
+		bool hd = j & 1, dd = j & 2;
+		uint32_t pdo = 72 + (hd ? 4 : 0);
+
+		rx_setup(&rx, &u, true, hd, dd);
+		u.skip_inplace = true;
+		len = make_cmd(buf, 4096, hd, dd);
+		CU_ASSERT_EQUAL(nvmf_tcp_rx_feed(&rx, buf, len), (long)len);
+		CU_ASSERT_EQUAL(u.pdus, 1);
+		CU_ASSERT(u.inplace == buf + pdo);
+		CU_ASSERT(u.last.ddgst_ok);
+		CU_ASSERT_EQUAL(u.data[100], 0); /* not copied */
+
+		if (dd) {
+			/* Skipped in place, a bad data digest is still reported. */
+			rx_setup(&rx, &u, true, hd, dd);
+			u.skip_inplace = true;
+			buf[pdo + 5] ^= 1;
+			CU_ASSERT_EQUAL(nvmf_tcp_rx_feed(&rx, buf, len), (long)len);
+			CU_ASSERT_EQUAL(u.pdus, 1);
+			CU_ASSERT(u.inplace == buf + pdo);
+			CU_ASSERT_FALSE(u.last.ddgst_ok);
+			buf[pdo + 5] ^= 1;
+		}
+
+		/* The header in one feed, the data in the next: not in place, copied. */
+		rx_setup(&rx, &u, true, hd, dd);
+		u.skip_inplace = true;
+		CU_ASSERT_EQUAL(nvmf_tcp_rx_feed(&rx, buf, pdo + 100), (long)(pdo + 100));
+		CU_ASSERT(u.inplace == NULL);
+		CU_ASSERT_EQUAL(nvmf_tcp_rx_feed(&rx, buf + pdo + 100, len - pdo - 100),
+		                (long)(len - pdo - 100));
+		CU_ASSERT_EQUAL(u.pdus, 1);
+		CU_ASSERT(u.last.ddgst_ok);
+		CU_ASSERT_EQUAL(memcmp(u.data, buf + pdo, 4096), 0);
+	}
+	/* No data: nothing in place. */
+	rx_setup(&rx, &u, true, false, false);
+	len = make_cmd(buf, 0, false, false);
+	CU_ASSERT_EQUAL(nvmf_tcp_rx_feed(&rx, buf, len), (long)len);
+	CU_ASSERT(u.inplace == NULL);
+}
+
+/* The rest of a PDU's data placed by the caller straight into the consumer's buffers. */
+static void
+test_data_placed(void)
+{
+	struct nvmf_tcp_rx rx;
+	struct ut_ctx u;
+	static uint8_t buf[20000] __attribute__((aligned(8)));
+	struct iovec iov[4];
+	size_t len, done;
+	int j, n, k;
+
+	for (j = 0; j < 4; j++) {
+		bool hd = j & 1, dd = j & 2;
+		uint32_t pdo = 72 + (hd ? 4 : 0);
+
+		rx_setup(&rx, &u, true, hd, dd);
+		len = make_cmd(buf, 4096, hd, dd);
+		/* Not in a PDU's data yet: nothing to place. */
+		CU_ASSERT_EQUAL(nvmf_tcp_rx_data_iov(&rx, iov, 4), 0);
+		CU_ASSERT_EQUAL(nvmf_tcp_rx_data_placed(&rx, 1), -EINVAL);
+		CU_ASSERT_EQUAL(nvmf_tcp_rx_feed(&rx, buf, pdo + 3), (long)(pdo + 3));
+		/* 4093 bytes left, over both of the consumer's iovecs (7 + the rest). */
+		n = nvmf_tcp_rx_data_iov(&rx, iov, 4);
+		CU_ASSERT_EQUAL(n, 2);
+		CU_ASSERT(iov[0].iov_base == u.data + 3 && iov[0].iov_len == 4);
+		CU_ASSERT(iov[1].iov_base == u.data + 7 && iov[1].iov_len == 4089);
+		CU_ASSERT_EQUAL(nvmf_tcp_rx_data_placed(&rx, 4094), -EINVAL);
+		/* Place 1000 bytes, then the rest, as a recvmsg() would. */
+		for (done = 0, k = 0; k < n; k++) {
+			memcpy(iov[k].iov_base, buf + pdo + 3 + done, iov[k].iov_len);
+			done += iov[k].iov_len;
+		}
+		CU_ASSERT_EQUAL(nvmf_tcp_rx_data_placed(&rx, 1000), 0);
+		CU_ASSERT_EQUAL(u.pdus, 0);
+		n = nvmf_tcp_rx_data_iov(&rx, iov, 4);
+		CU_ASSERT(n == 1 && iov[0].iov_base == u.data + 1003 && iov[0].iov_len == 3093);
+		if (dd) {
+			u.data[2000] ^= 1; /* what came differs from what the host digested */
+		}
+		CU_ASSERT_EQUAL(nvmf_tcp_rx_data_placed(&rx, 3093), 0);
+		if (dd) {
+			CU_ASSERT_EQUAL(u.pdus, 0);
+			CU_ASSERT_EQUAL(nvmf_tcp_rx_feed(&rx, buf + pdo + 4096, 4), 4);
+			CU_ASSERT_FALSE(u.last.ddgst_ok);
+			u.data[2000] ^= 1;
+		} else {
+			CU_ASSERT(u.last.ddgst_ok);
+		}
+		CU_ASSERT_EQUAL(u.pdus, 1);
+		CU_ASSERT_EQUAL(memcmp(u.data, buf + pdo, 4096), 0);
+		CU_ASSERT_EQUAL(nvmf_tcp_rx_data_iov(&rx, iov, 4), 0);
+		/* The stream goes on. */
+		len = make_cmd(buf, 0, hd, dd);
+		CU_ASSERT_EQUAL(nvmf_tcp_rx_feed(&rx, buf, len), (long)len);
+		CU_ASSERT_EQUAL(u.pdus, 2);
+	}
+}
+
 static void
 test_digest_errors(void)
 {
@@ -403,6 +522,8 @@ main(void)
 	CU_ADD_TEST(s, test_sequence_errors);
 	CU_ADD_TEST(s, test_bad_header_fields);
 	CU_ADD_TEST(s, test_capsule_with_data_and_digests);
+	CU_ADD_TEST(s, test_data_in_place);
+	CU_ADD_TEST(s, test_data_placed);
 	CU_ADD_TEST(s, test_digest_errors);
 	CU_ADD_TEST(s, test_data_limits);
 	CU_ADD_TEST(s, test_eagain_resumes);
