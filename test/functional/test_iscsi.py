@@ -895,6 +895,10 @@ def bdev_hot_remove_under_lun():
         b.logout(2, 2)
         b.wait_opcode(0x26)
         b.close()
+        # b's session is freed on its thread after the Logout Response: read the counters
+        # once it is gone (a reading that overlaps a session's end can count that
+        # session's LUN counters twice: known, doc/iscsi.md).
+        assert wait_until(lambda: d.rpc("iscsi_get_stats")["sessions"] == 1, 10)
         st = d.rpc("iscsi_get_lun_stats")
         lun0 = [x for x in st[0]["luns"] if x["lun_id"] == 0][0]
         # LUN 0 saw: REPORT LUNS with 3, 2 and 1 LUNs (a, a, b: data-in commands) and
