@@ -418,4 +418,21 @@ int ftgt_bdev_part_submit(struct ftgt_bdev_io *io, struct iovec *iovs, int iovcn
 /* Complete `io` (cb_arg) with the outcome of base_io and free base_io. */
 void ftgt_bdev_part_io_done(struct ftgt_bdev_io *base_io, bool success, void *io);
 
+/* ---- RPC helpers for modules -------------------------------------------------------- */
+
+struct ftgt_rpc_request;
+
+/* An ftgt_bdev_unregister_cb whose cb_arg is an RPC request: answers true, or the error. */
+void ftgt_bdev_rpc_delete_done(void *rpc_request, int rc);
+
+/* A module's delete: 0 and cb_fn(cb_arg, rc) later, or -errno with a sentence in err. */
+typedef int (*ftgt_bdev_delete_fn)(const char *name, ftgt_bdev_unregister_cb cb_fn, void *cb_arg,
+                                   char *err, size_t err_len);
+/*
+ * Serve a "<module>_delete" RPC whose only parameter is "name": decode it, call delete_fn,
+ * answer true when the bdev is gone, or the error.
+ */
+void ftgt_bdev_rpc_delete_by_name(struct ftgt_rpc_request *req, const json_t *params,
+                                  ftgt_bdev_delete_fn delete_fn);
+
 #endif /* FTGT_BDEV_MODULE_H */

@@ -778,3 +778,43 @@ static struct ftgt_subsystem g_bdev_subsystem = {
         .write_config_json = bdev_subsystem_write_config,
 };
 FTGT_SUBSYSTEM_REGISTER(g_bdev_subsystem)
+
+/* ---- helpers for the modules' RPCs --------------------------------------------------- */
+
+void
+ftgt_bdev_rpc_delete_done(void *rpc_request, int rc)
+{
+	struct ftgt_rpc_request *req = rpc_request;
+
+	if (rc != 0) {
+		ftgt_rpc_send_error(req, rc, "delete failed: %s", strerror(-rc));
+		return;
+	}
+	ftgt_rpc_send_bool(req, true);
+}
+
+struct rpc_delete_name {
+	char *name;
+};
+static const struct ftgt_rpc_field rpc_delete_name_fields[] = {
+        {"name", FTGT_RPC_STRING, offsetof(struct rpc_delete_name, name), false},
+};
+
+void
+ftgt_bdev_rpc_delete_by_name(struct ftgt_rpc_request *req, const json_t *params,
+                             ftgt_bdev_delete_fn delete_fn)
+{
+	struct rpc_delete_name r = {0};
+	char err[256];
+	int rc;
+
+	if (!ftgt_rpc_decode_or_error(req, params, rpc_delete_name_fields,
+	                              FTGT_COUNTOF(rpc_delete_name_fields), &r)) {
+		return;
+	}
+	rc = delete_fn(r.name, ftgt_bdev_rpc_delete_done, req, err, sizeof(err));
+	if (rc != 0) {
+		ftgt_rpc_send_error(req, rc, "%s", err);
+	}
+	ftgt_rpc_decode_free(rpc_delete_name_fields, FTGT_COUNTOF(rpc_delete_name_fields), &r);
+}

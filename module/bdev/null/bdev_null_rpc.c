@@ -62,41 +62,10 @@ out:
 FTGT_RPC_REGISTER("bdev_null_create", rpc_bdev_null_create)
 FTGT_RPC_REGISTER_ALIAS("construct_null_bdev", "bdev_null_create", construct_null_bdev)
 
-struct rpc_name {
-	char *name;
-};
-static const struct ftgt_rpc_field rpc_name_fields[] = {
-        {"name", FTGT_RPC_STRING, offsetof(struct rpc_name, name), false},
-};
-
-static void
-null_delete_done(void *arg, int rc)
-{
-	struct ftgt_rpc_request *req = arg;
-
-	if (rc != 0) {
-		ftgt_rpc_send_error(req, rc, "delete failed: %s", strerror(-rc));
-		return;
-	}
-	ftgt_rpc_send_bool(req, true);
-}
-
 static void
 rpc_bdev_null_delete(struct ftgt_rpc_request *req, const json_t *params)
 {
-	struct rpc_name r = {0};
-	char err[256];
-	int rc;
-
-	if (!ftgt_rpc_decode_or_error(req, params, rpc_name_fields, FTGT_COUNTOF(rpc_name_fields),
-	                              &r)) {
-		return;
-	}
-	rc = bdev_null_delete(r.name, null_delete_done, req, err, sizeof(err));
-	if (rc != 0) {
-		ftgt_rpc_send_error(req, rc, "%s", err);
-	}
-	ftgt_rpc_decode_free(rpc_name_fields, FTGT_COUNTOF(rpc_name_fields), &r);
+	ftgt_bdev_rpc_delete_by_name(req, params, bdev_null_delete);
 }
 FTGT_RPC_REGISTER("bdev_null_delete", rpc_bdev_null_delete)
 FTGT_RPC_REGISTER_ALIAS("delete_null_bdev", "bdev_null_delete", delete_null_bdev)

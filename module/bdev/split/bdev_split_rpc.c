@@ -73,18 +73,6 @@ static const struct ftgt_rpc_field rpc_split_delete_fields[] = {
 };
 
 static void
-split_delete_done(void *arg, int rc)
-{
-	struct ftgt_rpc_request *req = arg;
-
-	if (rc != 0) {
-		ftgt_rpc_send_error(req, rc, "delete failed: %s", strerror(-rc));
-		return;
-	}
-	ftgt_rpc_send_bool(req, true);
-}
-
-static void
 rpc_bdev_split_delete(struct ftgt_rpc_request *req, const json_t *params)
 {
 	struct rpc_split_delete r = {0};
@@ -95,7 +83,7 @@ rpc_bdev_split_delete(struct ftgt_rpc_request *req, const json_t *params)
 	                              FTGT_COUNTOF(rpc_split_delete_fields), &r)) {
 		return;
 	}
-	rc = bdev_split_delete(r.base_bdev, split_delete_done, req, err, sizeof(err));
+	rc = bdev_split_delete(r.base_bdev, ftgt_bdev_rpc_delete_done, req, err, sizeof(err));
 	if (rc != 0) {
 		ftgt_rpc_send_error(req, rpc_errcode(rc), "%s", err);
 	}

@@ -67,18 +67,6 @@ static const struct ftgt_rpc_field rpc_name_fields[] = {
         {"name", FTGT_RPC_STRING, offsetof(struct rpc_name, name), false},
 };
 
-static void
-uring_delete_done(void *arg, int rc)
-{
-	struct ftgt_rpc_request *req = arg;
-
-	if (rc != 0) {
-		ftgt_rpc_send_error(req, rc, "delete failed: %s", strerror(-rc));
-		return;
-	}
-	ftgt_rpc_send_bool(req, true);
-}
-
 struct rpc_uring_delete {
 	char *name;
 	bool force;
@@ -99,7 +87,7 @@ rpc_bdev_uring_delete(struct ftgt_rpc_request *req, const json_t *params)
 	                              FTGT_COUNTOF(rpc_uring_delete_fields), &r)) {
 		return;
 	}
-	rc = bdev_uring_delete(r.name, r.force, uring_delete_done, req, err, sizeof(err));
+	rc = bdev_uring_delete(r.name, r.force, ftgt_bdev_rpc_delete_done, req, err, sizeof(err));
 	if (rc != 0) {
 		ftgt_rpc_send_error(req, rc, "%s", err);
 	}
