@@ -103,6 +103,13 @@ int ftgt_nvme_connect(const struct ftgt_nvme_transport_id *trid,
  * commands complete with ABORTED_SQ_DELETION. Admin thread.
  */
 void ftgt_nvme_detach(struct ftgt_nvme_ctrlr *ctrlr);
+/*
+ * ftgt_nvme_detach() without the shutdown notification (no CC.SHN, no wait): closes at
+ * once. For a controller being replaced (reset, reconnect, a failed or abandoned connect),
+ * so the caller's thread never blocks. Every I/O qpair must already be freed; both detach
+ * calls refuse (log an error, leak the controller) while any is left.
+ */
+void ftgt_nvme_detach_no_shutdown(struct ftgt_nvme_ctrlr *ctrlr);
 
 const struct nvme_ctrlr_data *ftgt_nvme_ctrlr_get_data(const struct ftgt_nvme_ctrlr *ctrlr);
 uint64_t ftgt_nvme_ctrlr_get_cap(const struct ftgt_nvme_ctrlr *ctrlr);
@@ -284,7 +291,9 @@ struct ftgt_nvme_qpair *ftgt_nvme_ctrlr_alloc_io_qpair_async(struct ftgt_nvme_ct
                                                              uint32_t queue_size);
 /*
  * Close the connection; outstanding commands complete with ABORTED_SQ_DELETION. The
- * owner thread, in any state.
+ * owner thread, in any state. Its queue id becomes free for a later qpair. Called from a
+ * completion callback of this qpair, it only marks it: the running
+ * ftgt_nvme_qpair_process_completions() frees it on return (and returns -ENXIO).
  */
 void ftgt_nvme_ctrlr_free_io_qpair(struct ftgt_nvme_qpair *qpair);
 /* Connected: commands can be submitted (false while connecting or reconnecting). */

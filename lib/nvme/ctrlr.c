@@ -652,6 +652,11 @@ ctrlr_enabled(struct ftgt_nvme_ctrlr *ctrlr)
 	}
 	/* AERL is 0's based; a few outstanding are enough (Base 2.0, 5.2). */
 	n = FTGT_MIN((uint32_t)ctrlr->cdata.aerl + 1, (uint32_t)NVME_HOST_MAX_AERS);
+	/*
+	 * AERs never end on their own: leave room for Keep Alive, an init/scan command and an
+	 * Abort (a queue of N entries has N - 1 slots).
+	 */
+	n = FTGT_MIN(n, ctrlr->opts.admin_queue_size > 4 ? ctrlr->opts.admin_queue_size - 4 : 0);
 	ctrlr->num_aers = n;
 	for (i = 0; i < n; i++) {
 		ctrlr->aers[i].ctrlr = ctrlr;
@@ -1076,7 +1081,6 @@ ctrlr_create(const struct ftgt_nvme_transport_id *trid, const struct ftgt_nvme_c
 	if (ctrlr->opts.connect_timeout_ms == 0) {
 		ctrlr->opts.connect_timeout_ms = 5000;
 	}
-	ctrlr->next_qid = 1;
 	pthread_mutex_init(&ctrlr->qpairs_lock, NULL);
 	ctrlr->state = FTGT_NVME_CTRLR_CONNECTING;
 	ctrlr->adminq = nvme_tcp_qpair_create(ctrlr, 0, ctrlr->opts.admin_queue_size);
@@ -1173,17 +1177,27 @@ ftgt_nvme_connect(const struct ftgt_nvme_transport_id *trid,
 	return 0;
 }
 
-void
-ftgt_nvme_detach(struct ftgt_nvme_ctrlr *ctrlr)
+static void
+ctrlr_detach(struct ftgt_nvme_ctrlr *ctrlr, bool notify)
 {
 	uint64_t deadline, value;
 	uint32_t cc;
+	bool busy;
 
 	if (ctrlr == NULL) {
 		return;
 	}
+	pthread_mutex_lock(&ctrlr->qpairs_lock);
+	busy = ctrlr->qpairs != NULL;
+	pthread_mutex_unlock(&ctrlr->qpairs_lock);
+	if (busy) {
+		/* Their owners would touch freed memory: leak the controller instead. */
+		FTGT_ERRLOG("%s: detach with I/O queue pairs still allocated: refused (leaked)\n",
+		            ctrlr->trid.subnqn);
+		return;
+	}
 	ctrlr->detaching = true;
-	if (nvme_ctrlr_state(ctrlr) == FTGT_NVME_CTRLR_ENABLED &&
+	if (notify && nvme_ctrlr_state(ctrlr) == FTGT_NVME_CTRLR_ENABLED &&
 	    ctrlr->adminq->state == NVME_QPAIR_READY) {
 		/* Normal shutdown (NVMe Base 2.0, 3.6.1), bounded to one second. */
 		deadline = nvme_now_ms() + 1000;
@@ -1202,6 +1216,18 @@ ftgt_nvme_detach(struct ftgt_nvme_ctrlr *ctrlr)
 		}
 	}
 	ctrlr_free(ctrlr);
+}
+
+void
+ftgt_nvme_detach(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	ctrlr_detach(ctrlr, true);
+}
+
+void
+ftgt_nvme_detach_no_shutdown(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	ctrlr_detach(ctrlr, false);
 }
 
 const struct nvme_ctrlr_data *
@@ -1346,6 +1372,8 @@ ftgt_nvme_ctrlr_get_discovery_log(struct ftgt_nvme_ctrlr *ctrlr,
 	uint64_t genctr, numrec, deadline;
 	uint32_t timeout =
 	        ctrlr->opts.command_timeout_ms != 0 ? ctrlr->opts.command_timeout_ms : 30000;
+	/* At function scope: a timed-out command's callback runs when the queue fails below. */
+	struct sync_cmd sc = {0};
 	size_t len;
 	int rc, tries;
 
@@ -1355,8 +1383,9 @@ ftgt_nvme_ctrlr_get_discovery_log(struct ftgt_nvme_ctrlr *ctrlr,
 		return -ENOMEM;
 	}
 	for (tries = 0; tries < 10; tries++) {
-		struct sync_cmd sc = {0};
 		uint64_t off;
+
+		memset(&sc, 0, sizeof(sc));
 
 		deadline = nvme_now_ms() + timeout;
 		rc = ftgt_nvme_ctrlr_cmd_get_log_page(ctrlr, NVME_LOG_DISCOVERY, 0, hdr,
@@ -1431,6 +1460,51 @@ out:
 
 /* ---- I/O queue pairs ------------------------------------------------------------------ */
 
+/*
+ * The lowest free I/O queue id that was not freed in the last NVME_HOST_QID_COOL_MS, else
+ * the lowest free one (marked used); 0 if none. Low ids stay within the target's limit.
+ */
+static uint16_t
+qid_take(struct ftgt_nvme_ctrlr *ctrlr)
+{
+	uint64_t now = nvme_now_ms();
+	uint32_t i, first = 0, pick = 0;
+
+	pthread_mutex_lock(&ctrlr->qpairs_lock);
+	for (i = 0; i < NVME_HOST_MAX_IO_QUEUES; i++) {
+		if (ctrlr->qid_used[i / 64] & (1ull << (i % 64))) {
+			continue;
+		}
+		if (first == 0) {
+			first = i + 1;
+		}
+		if (ctrlr->qid_free_ms[i] == 0 ||
+		    now - ctrlr->qid_free_ms[i] >= NVME_HOST_QID_COOL_MS) {
+			pick = i + 1;
+			break;
+		}
+	}
+	if (pick == 0) {
+		pick = first;
+	}
+	if (pick != 0) {
+		ctrlr->qid_used[(pick - 1) / 64] |= 1ull << ((pick - 1) % 64);
+	}
+	pthread_mutex_unlock(&ctrlr->qpairs_lock);
+	return (uint16_t)pick;
+}
+
+static void
+qid_put(struct ftgt_nvme_ctrlr *ctrlr, uint16_t qid)
+{
+	pthread_mutex_lock(&ctrlr->qpairs_lock);
+	if (qid >= 1 && qid <= NVME_HOST_MAX_IO_QUEUES) {
+		ctrlr->qid_used[(qid - 1) / 64] &= ~(1ull << ((qid - 1) % 64));
+		ctrlr->qid_free_ms[qid - 1] = nvme_now_ms();
+	}
+	pthread_mutex_unlock(&ctrlr->qpairs_lock);
+}
+
 struct ftgt_nvme_qpair *
 ftgt_nvme_ctrlr_alloc_io_qpair_async(struct ftgt_nvme_ctrlr *ctrlr, uint32_t queue_size)
 {
@@ -1454,10 +1528,16 @@ ftgt_nvme_ctrlr_alloc_io_qpair_async(struct ftgt_nvme_ctrlr *ctrlr, uint32_t que
 		            queue_size, max);
 		return NULL;
 	}
-	qid = __atomic_fetch_add(&ctrlr->next_qid, 1, __ATOMIC_RELAXED);
+	qid = qid_take(ctrlr);
+	if (qid == 0) {
+		FTGT_ERRLOG("%s: all %u I/O queue ids are in use\n", ctrlr->trid.subnqn,
+		            NVME_HOST_MAX_IO_QUEUES);
+		return NULL;
+	}
 	q = nvme_tcp_qpair_create(ctrlr, qid, queue_size);
 	if (q == NULL) {
 		FTGT_ERRLOG("%s: out of memory for I/O queue %u\n", ctrlr->trid.subnqn, qid);
+		qid_put(ctrlr, qid);
 		return NULL;
 	}
 	/* DISCONNECTED, not waiting for a reset: the first poll connects it. */
@@ -1502,8 +1582,14 @@ ftgt_nvme_ctrlr_free_io_qpair(struct ftgt_nvme_qpair *qpair)
 {
 	struct ftgt_nvme_ctrlr *ctrlr;
 	struct ftgt_nvme_qpair **pp;
+	uint16_t qid;
 
 	if (qpair == NULL) {
+		return;
+	}
+	if (qpair->cb_depth > 0) {
+		/* From one of its own callbacks: ftgt_nvme_qpair_process_completions() frees it. */
+		qpair->delete_pending = true;
 		return;
 	}
 	ctrlr = qpair->ctrlr;
@@ -1518,5 +1604,8 @@ ftgt_nvme_ctrlr_free_io_qpair(struct ftgt_nvme_qpair *qpair)
 		__atomic_fetch_sub(&ctrlr->aborts_pending, 1, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&ctrlr->qpairs_lock);
+	qid = qpair->qid;
 	nvme_tcp_qpair_destroy(qpair);
+	/* Reusable once its connection is closed. */
+	qid_put(ctrlr, qid);
 }

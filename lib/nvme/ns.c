@@ -31,6 +31,12 @@ nvme_ns_table_publish(struct ftgt_nvme_ctrlr *ctrlr)
 		t->ns[i].num_blocks = ctrlr->ns[i].num_blocks;
 	}
 	old = ctrlr->ns_table;
+	if (old != NULL && old->num_ns == t->num_ns &&
+	    memcmp(old->ns, t->ns, (size_t)t->num_ns * sizeof(t->ns[0])) == 0) {
+		/* Unchanged (a reconnect): no new snapshot, nothing retired. */
+		free(t);
+		return 0;
+	}
 	/* Pairs with the acquire load in ns_fmt_find(). */
 	__atomic_store_n(&ctrlr->ns_table, t, __ATOMIC_RELEASE);
 	if (old != NULL) {
@@ -205,6 +211,10 @@ nvme_scan_poll(struct ftgt_nvme_ctrlr *ctrlr)
 				}
 			}
 			memset(ctrlr->scan_list, 0, NVME_IDENTIFY_DATA_BYTES);
+			/* The list holds active NSIDs greater than cmd.nsid: pages of 1024. */
+			if (ctrlr->scan_n > 0) {
+				cmd.nsid = ftgt_cpu_to_le32(ctrlr->scan_ns[ctrlr->scan_n - 1].nsid);
+			}
 			cmd.cdw10 = ftgt_cpu_to_le32(NVME_IDENTIFY_CNS_ACTIVE_NS_LIST);
 			rc = nvme_tcp_qpair_submit(ctrlr->adminq, &cmd, ctrlr->scan_list,
 			                           NVME_IDENTIFY_DATA_BYTES, scan_cb, ctrlr);
@@ -215,18 +225,39 @@ nvme_scan_poll(struct ftgt_nvme_ctrlr *ctrlr)
 			ctrlr->scan_phase = SCAN_LIST_WAIT;
 			break;
 		case SCAN_LIST_WAIT: {
-			uint32_t n = 0;
+			uint32_t n = 0, k, last = 0;
+			struct nvme_ns *grown;
 
-			while (n < NVME_IDENTIFY_DATA_BYTES / 4 && ctrlr->scan_list[n] != 0) {
+			if (ctrlr->scan_n == 0) {
+				free(ctrlr->scan_ns);
+				ctrlr->scan_ns = NULL;
+			} else {
+				last = ctrlr->scan_ns[ctrlr->scan_n - 1].nsid;
+			}
+			/* Increasing NSIDs only (a list that goes back would never end). */
+			while (n < NVME_IDENTIFY_DATA_BYTES / 4 && ctrlr->scan_list[n] != 0 &&
+			       ftgt_le32_to_cpu(ctrlr->scan_list[n]) > last) {
+				last = ftgt_le32_to_cpu(ctrlr->scan_list[n]);
 				n++;
 			}
-			free(ctrlr->scan_ns);
-			ctrlr->scan_ns = calloc(n > 0 ? n : 1, sizeof(*ctrlr->scan_ns));
-			if (ctrlr->scan_ns == NULL) {
+			grown = realloc(ctrlr->scan_ns, (size_t)FTGT_MAX(ctrlr->scan_n + n, 1u) *
+			                                        sizeof(*ctrlr->scan_ns));
+			if (grown == NULL) {
 				scan_finish(ctrlr, -ENOMEM);
 				return;
 			}
-			ctrlr->scan_n = n;
+			ctrlr->scan_ns = grown;
+			for (k = 0; k < n; k++) {
+				memset(&grown[ctrlr->scan_n + k], 0, sizeof(grown[0]));
+				grown[ctrlr->scan_n + k].nsid =
+				        ftgt_le32_to_cpu(ctrlr->scan_list[k]);
+			}
+			ctrlr->scan_n += n;
+			if (n == NVME_IDENTIFY_DATA_BYTES / 4) {
+				/* A full page: more may follow the last NSID. */
+				ctrlr->scan_phase = SCAN_LIST_SUBMIT;
+				break;
+			}
 			ctrlr->scan_idx = 0;
 			ctrlr->scan_phase = SCAN_NS_SUBMIT;
 			break;
@@ -239,7 +270,6 @@ nvme_scan_poll(struct ftgt_nvme_ctrlr *ctrlr)
 				return;
 			}
 			ns = &ctrlr->scan_ns[ctrlr->scan_idx];
-			ns->nsid = ftgt_le32_to_cpu(ctrlr->scan_list[ctrlr->scan_idx]);
 			cmd.nsid = ftgt_cpu_to_le32(ns->nsid);
 			cmd.cdw10 = ftgt_cpu_to_le32(NVME_IDENTIFY_CNS_NS);
 			rc = nvme_tcp_qpair_submit(ctrlr->adminq, &cmd, &ns->data,

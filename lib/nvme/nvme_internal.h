@@ -14,6 +14,10 @@
 /* NVMe/TCP 1.0, 3.6.2.6: the admin queue takes 8 KiB of in-capsule data. TODO: move to spec/ */
 #define NVME_TCP_ADMIN_ICD_BYTES 8192
 #define NVME_HOST_MAX_QUEUE_SIZE 1024
+/* I/O queue ids 1..NVME_HOST_MAX_IO_QUEUES (a multiple of 64). */
+#define NVME_HOST_MAX_IO_QUEUES 1024
+/* The target may not have seen the old connection of a freed id close yet: let it cool. */
+#define NVME_HOST_QID_COOL_MS    100
 #define NVME_HOST_MAX_XFER_BYTES (1024u * 1024u)
 #define NVME_TCP_RX_BUF_BYTES    (128u * 1024u)
 #define NVME_TCP_TX_IOV_BATCH    128
@@ -50,6 +54,7 @@ struct nvme_req {
 	uint32_t r2t_len_bytes;
 	uint16_t r2t_ttag;
 	bool r2t_pending;
+	uint16_t tx_refs;     /* send slots that still reference this request's data */
 	bool abort_requested; /* timed out once: Abort asked for */
 	bool reset_requested; /* timed out twice: controller reset asked for */
 	uint64_t abort_ms;
@@ -112,6 +117,12 @@ struct ftgt_nvme_qpair {
 	uint32_t outstanding;
 	uint32_t timeout_ms;
 	uint64_t last_timeout_check_ms;
+	/*
+	 * Callbacks running on this qpair (owner thread). ftgt_nvme_ctrlr_free_io_qpair()
+	 * called from one only sets delete_pending; process_completions frees it at its end.
+	 */
+	uint32_t cb_depth;
+	bool delete_pending;
 
 	/* Connection life (owner thread). */
 	uint32_t gen;            /* ctrlr->gen this connection belongs to */
@@ -254,7 +265,10 @@ struct ftgt_nvme_ctrlr {
 	struct nvme_ns *ns;
 	struct nvme_ns_table *ns_table; /* atomic pointer, see struct nvme_ns_table */
 	struct nvme_ns_table *ns_retired;
-	uint16_t next_qid; /* atomically increased: qpairs may be made on any thread */
+	/* I/O queue ids in use: bit (qid - 1), under qpairs_lock; the lowest free one is reused. */
+	uint64_t qid_used[NVME_HOST_MAX_IO_QUEUES / 64];
+	/* When each id was last freed: ids freed NVME_HOST_QID_COOL_MS ago are taken first. */
+	uint64_t qid_free_ms[NVME_HOST_MAX_IO_QUEUES];
 	uint64_t last_keep_alive_ms;
 	bool keep_alive_outstanding;
 	bool keep_alive_failed;

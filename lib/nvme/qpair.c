@@ -88,8 +88,8 @@ qpair_drive(struct ftgt_nvme_qpair *q)
 		q->gen = gen;
 		q->wait_gen_change = false;
 	}
-	if (q->state == NVME_QPAIR_FAILED) {
-		return -ENXIO;
+	if (q->state == NVME_QPAIR_FAILED || q->delete_pending) {
+		return -ENXIO; /* delete_pending: a callback freed it, no reconnect */
 	}
 	if (q->state == NVME_QPAIR_DISCONNECTED) {
 		uint16_t cntlid;
@@ -143,12 +143,19 @@ ftgt_nvme_qpair_process_completions(struct ftgt_nvme_qpair *qpair, uint32_t max_
 	if (ftgt_likely(qpair->state == NVME_QPAIR_READY &&
 	                __atomic_load_n(&qpair->ctrlr->gen, __ATOMIC_ACQUIRE) == qpair->gen)) {
 		rc = nvme_tcp_qpair_process(qpair, max_completions);
-		if (ftgt_likely(rc >= 0)) {
-			return rc;
+		if (ftgt_unlikely(rc < 0)) {
+			rc = qpair->state == NVME_QPAIR_FAILED ? -ENXIO : -EAGAIN;
 		}
-		return qpair->state == NVME_QPAIR_FAILED ? -ENXIO : -EAGAIN;
+	} else {
+		rc = qpair_drive(qpair);
 	}
-	return qpair_drive(qpair);
+	if (ftgt_unlikely(qpair->delete_pending) && qpair->cb_depth == 0) {
+		/* A callback freed it: now that nothing of it is on the stack. */
+		qpair->delete_pending = false;
+		ftgt_nvme_ctrlr_free_io_qpair(qpair);
+		return -ENXIO;
+	}
+	return rc;
 }
 
 static int

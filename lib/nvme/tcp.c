@@ -179,7 +179,9 @@ req_complete(struct ftgt_nvme_qpair *q, struct nvme_req *req, const struct nvme_
 	req_release(q, req);
 	q->stats.completions++;
 	if (cb_fn != NULL) {
+		q->cb_depth++;
 		cb_fn(cb_arg, cpl);
+		q->cb_depth--;
 	}
 }
 
@@ -194,6 +196,9 @@ abort_all(struct ftgt_nvme_qpair *q, bool dnr)
 	q->tx_off = 0;
 	q->r2t_head = q->r2t_tail = NULL;
 	q->rx_left_len = 0;
+	for (i = 0; i < q->num_entries; i++) {
+		q->reqs[i].tx_refs = 0; /* the send ring is empty now */
+	}
 	for (i = 0; i < q->num_entries; i++) {
 		struct nvme_req *req = &q->reqs[i];
 
@@ -335,6 +340,9 @@ tx_slot_finish(struct ftgt_nvme_qpair *q, struct nvme_tcp_tx_slot *s, uint32_t h
 	}
 	s->hdr_len = hdr_len;
 	s->req = data_len > 0 ? req : NULL;
+	if (data_len > 0) {
+		req->tx_refs++; /* dropped when the flush retires the slot */
+	}
 	s->data_off = data_off;
 	s->data_len = data_len;
 	if (data_len > 0 && q->ddgst) {
@@ -496,6 +504,10 @@ nvme_tcp_qpair_flush(struct ftgt_nvme_qpair *q)
 				if (done < slen) {
 					break;
 				}
+				if (s->req != NULL) {
+					s->req->tx_refs--;
+					s->req = NULL;
+				}
 				done -= slen;
 				q->tx_head = (q->tx_head + 1) % q->tx_num_slots;
 				q->tx_count--;
@@ -580,6 +592,7 @@ submit_one(struct ftgt_nvme_qpair *q, struct nvme_cmd *cmd, struct iovec *iov, u
 	req->h2c_sent_bytes = 0;
 	req->c2h_success = false;
 	req->r2t_pending = false;
+	req->tx_refs = 0;
 	req->abort_requested = false;
 	req->reset_requested = false;
 	req->no_timeout = (flags & NVME_REQ_F_NO_TIMEOUT) != 0;
@@ -718,9 +731,15 @@ rx_capsule_resp(struct ftgt_nvme_qpair *q, const struct nvme_tcp_rsp *rsp)
 		return fatal(q, "qpair %u: CapsuleResp for unknown cid %u", q->qid,
 		             ftgt_le16_to_cpu(rsp->rccqe.cid));
 	}
-	if (req->r2t_pending) {
-		return fatal(q, "qpair %u: CapsuleResp for cid %u while its R2T is pending", q->qid,
+	if (req->r2t_pending || req->tx_refs > 0) {
+		/* Its data is still to be sent: the callback could free the buffer under us. */
+		return fatal(q, "qpair %u: CapsuleResp for cid %u before its data was sent", q->qid,
 		             req->cid);
+	}
+	if (req->dir == NVME_REQ_DIR_C2H && req->c2h_done_bytes != req->len_bytes &&
+	    !ftgt_nvme_cpl_is_error(&rsp->rccqe)) {
+		return fatal(q, "qpair %u: read cid %u succeeded with %u of %u bytes", q->qid,
+		             req->cid, req->c2h_done_bytes, req->len_bytes);
 	}
 	req_complete(q, req, &rsp->rccqe);
 	return 0;
@@ -760,7 +779,13 @@ rx_c2h_finish(struct ftgt_nvme_qpair *q, struct nvme_req *req, uint8_t flags)
 {
 	struct nvme_cpl cpl;
 
-	if ((flags & NVME_TCP_C2H_DATA_FLAGS_SUCCESS) && req->c2h_done_bytes == req->len_bytes) {
+	if (flags & NVME_TCP_C2H_DATA_FLAGS_SUCCESS) {
+		if (req->c2h_done_bytes != req->len_bytes) {
+			/* No CapsuleResp follows: the command would never end. */
+			fatal(q, "qpair %u: C2HData SUCCESS for cid %u after %u of %u bytes",
+			      q->qid, req->cid, req->c2h_done_bytes, req->len_bytes);
+			return;
+		}
 		memset(&cpl, 0, sizeof(cpl));
 		cpl.cid = ftgt_cpu_to_le16(req->cid);
 		cpl.sqid = ftgt_cpu_to_le16(q->qid);
@@ -895,6 +920,10 @@ rx_header(struct ftgt_nvme_qpair *q)
 		}
 		if (dd != 0 && !q->ddgst) {
 			return fatal(q, "qpair %u: data digest flag without a negotiated digest",
+			             q->qid);
+		}
+		if (dd == 0 && q->ddgst) {
+			return fatal(q, "qpair %u: C2HData without the negotiated data digest",
 			             q->qid);
 		}
 		q->rx_req = req;

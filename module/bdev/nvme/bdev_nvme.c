@@ -87,7 +87,7 @@ job_free(struct connect_job *job)
 {
 	ftgt_poller_unregister(&job->poller);
 	if (job->ctrlr != NULL) {
-		ftgt_nvme_detach(job->ctrlr);
+		ftgt_nvme_detach_no_shutdown(job->ctrlr); /* abandoned: no blocking shutdown */
 	}
 	free(job);
 }
@@ -110,7 +110,7 @@ job_poll(void *ctx)
 			if (rc >= 0) {
 				rc = -EIO;
 			}
-			ftgt_nvme_detach(job->ctrlr);
+			ftgt_nvme_detach_no_shutdown(job->ctrlr);
 			job->ctrlr = NULL;
 		}
 	}
@@ -170,6 +170,9 @@ ctrlr_find(const char *name)
 /* ---- channel side ----------------------------------------------------------------- */
 
 static void app_qpair_req(void *ctx);
+
+/* A channel left without a qpair or a request asks again this often. */
+#define BDEV_NVME_CHAN_RETRY_US 100000
 
 static void
 qpair_release(struct nvme_bdev_ctrlr *nctrlr, struct ftgt_nvme_qpair *qpair)
@@ -286,6 +289,18 @@ chan_poll(void *ctx)
 	int rc;
 
 	if (ch->qpair == NULL) {
+		/*
+		 * No qpair and no request: the request could not be made or sent (memory, the
+		 * app thread's ring). Ask again now and then rather than fail I/O for ever.
+		 */
+		if (ch->req == NULL && !bdev_nvme_ctrlr_fail_io(ch->nctrlr)) {
+			uint64_t now = now_us();
+
+			if (now >= ch->next_req_us) {
+				ch->next_req_us = now + BDEV_NVME_CHAN_RETRY_US;
+				chan_request(ch);
+			}
+		}
 		return FTGT_POLLER_IDLE;
 	}
 	rc = ftgt_nvme_qpair_process_completions(ch->qpair, 0);
@@ -481,7 +496,8 @@ ctrlr_reset_step(struct nvme_bdev_ctrlr *nctrlr)
 		return;
 	}
 	if (nctrlr->ctrlr != NULL) {
-		ftgt_nvme_detach(nctrlr->ctrlr);
+		/* Replaced by a new connect: close at once, the app thread does not wait. */
+		ftgt_nvme_detach_no_shutdown(nctrlr->ctrlr);
 		nctrlr->ctrlr = NULL;
 	}
 	if (now < nctrlr->next_try_us) {
@@ -780,7 +796,7 @@ attach_fail(struct nvme_bdev_ctrlr *nctrlr, struct ftgt_nvme_ctrlr *ctrlr, int r
 	void *cb_arg = nctrlr->attach_cb_arg;
 
 	if (ctrlr != NULL) {
-		ftgt_nvme_detach(ctrlr);
+		ftgt_nvme_detach_no_shutdown(ctrlr);
 	}
 	TAILQ_REMOVE(&g_ctrlrs, nctrlr, link);
 	ctrlr_free(nctrlr);
@@ -1268,15 +1284,30 @@ nvme_module_fini(void)
 			continue;
 		}
 		job_orphan(c);
+		if (c->state != BDEV_NVME_DELETING) {
+			set_state(c, BDEV_NVME_DELETING);
+		}
+		/* Nobody is left hanging: a reset RPC hears of the shutdown, requests are answered. */
+		reset_waiters_done(c, -ESHUTDOWN);
+		serve_waiting(c);
 		if (c->io_dev_registered) {
 			c->io_dev_registered = false;
 			ftgt_io_device_unregister(c, NULL);
 		}
 		ftgt_poller_unregister(&c->poller);
+		TAILQ_REMOVE(&g_ctrlrs, c, link);
+		if (__atomic_load_n(&c->nqpairs, __ATOMIC_ACQUIRE) != 0 ||
+		    __atomic_load_n(&c->nreqs, __ATOMIC_ACQUIRE) != 0) {
+			/* Other threads still hold qpairs or answers that point here: leak it. */
+			FTGT_ERRLOG("nvme controller %s: %u qpairs and %u requests still out at "
+			            "shutdown: not freed\n",
+			            c->name, __atomic_load_n(&c->nqpairs, __ATOMIC_ACQUIRE),
+			            __atomic_load_n(&c->nreqs, __ATOMIC_ACQUIRE));
+			continue;
+		}
 		if (c->ctrlr != NULL) {
 			ftgt_nvme_detach(c->ctrlr);
 		}
-		TAILQ_REMOVE(&g_ctrlrs, c, link);
 		ctrlr_free(c);
 	}
 }

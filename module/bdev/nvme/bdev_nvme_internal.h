@@ -46,6 +46,7 @@ struct nvme_io_channel {
 	struct ftgt_poller *poller;
 	struct qpair_req *req; /* pending request, or NULL */
 	uint64_t gen;
+	uint64_t next_req_us; /* no qpair and no request (it could not be sent): ask again then */
 };
 
 /*

@@ -23,17 +23,54 @@ io_complete_msg(void *ctx)
 	ftgt_bdev_io_complete(io, nio->status);
 }
 
-/* App thread: complete a RESET/ABORT bdev I/O on its own thread. */
+/* A completion whose message could not be sent yet (the ring was full): retried. */
+struct io_complete_retry {
+	struct ftgt_bdev_io *io;
+	struct ftgt_poller *poller;
+};
+
+static int
+io_complete_retry_poll(void *ctx)
+{
+	struct io_complete_retry *r = ctx;
+	int rc = ftgt_thread_send_msg(ftgt_bdev_io_get_thread(r->io), io_complete_msg, r->io);
+
+	if (rc == -ENOMEM) {
+		return FTGT_POLLER_IDLE; /* still full: next period */
+	}
+	if (rc != 0) {
+		FTGT_ERRLOG("bdev %s: the thread of a %s I/O is gone\n", r->io->bdev->name,
+		            ftgt_bdev_io_type_name(r->io->type));
+	}
+	ftgt_poller_unregister(&r->poller);
+	free(r);
+	return FTGT_POLLER_BUSY;
+}
+
+/* App thread: complete a RESET/ABORT bdev I/O on its own thread (never lost). */
 static void
 io_complete_on_thread(struct ftgt_bdev_io *io, enum ftgt_bdev_io_status status)
 {
 	struct nvme_bdev_io *nio = ftgt_bdev_io_get_driver_ctx(io);
+	struct io_complete_retry *r;
+	int rc;
 
 	nio->status = status;
-	if (ftgt_thread_send_msg(ftgt_bdev_io_get_thread(io), io_complete_msg, io) != 0) {
-		FTGT_ERRLOG("bdev %s: cannot reach the thread of a %s I/O\n", io->bdev->name,
-		            ftgt_bdev_io_type_name(io->type));
+	rc = ftgt_thread_send_msg(ftgt_bdev_io_get_thread(io), io_complete_msg, io);
+	if (rc == 0) {
+		return;
 	}
+	r = rc == -ENOMEM ? calloc(1, sizeof(*r)) : NULL;
+	if (r != NULL) {
+		r->io = io;
+		r->poller = FTGT_POLLER_REGISTER(io_complete_retry_poll, r, 1000);
+		if (r->poller != NULL) {
+			return;
+		}
+		free(r);
+	}
+	FTGT_ERRLOG("bdev %s: cannot reach the thread of a %s I/O\n", io->bdev->name,
+	            ftgt_bdev_io_type_name(io->type));
 }
 
 static void

@@ -299,6 +299,7 @@ test_reset(void)
 	struct io_ctx c = {0}, c2 = {0};
 	uint8_t buf[4096];
 	uint32_t accepts;
+	struct nvme_ns_table *table, *retired;
 	int rc;
 
 	mock_target_opts_default(&mo);
@@ -313,6 +314,8 @@ test_reset(void)
 	CU_ASSERT_EQUAL(ftgt_nvme_ns_cmd_flush(q, 1, io_cb, &c), 0);
 	CU_ASSERT(ftgt_nvme_qpair_process_completions(q, 0) >= 0); /* sent; never answered */
 	accepts = mock_target_accepts(t, NULL, 0);
+	table = ctrlr->ns_table;
+	retired = ctrlr->ns_retired;
 
 	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_reset(ctrlr), 0);
 	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_state(ctrlr), FTGT_NVME_CTRLR_RESETTING);
@@ -333,6 +336,9 @@ test_reset(void)
 	CU_ASSERT(poll_until_connected(ctrlr, q, 5000));
 	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_state(ctrlr), FTGT_NVME_CTRLR_ENABLED);
 	CU_ASSERT_EQUAL(ctrlr->resets, 1);
+	/* Same namespaces after the reconnect: the snapshot is kept, none retired (leaked). */
+	CU_ASSERT_PTR_EQUAL(ctrlr->ns_table, table);
+	CU_ASSERT_PTR_EQUAL(ctrlr->ns_retired, retired);
 	CU_ASSERT(mock_target_accepts(t, NULL, 0) >= accepts + 2); /* admin + I/O */
 	memset(&c2, 0, sizeof(c2));
 	memset(buf, 0x5a, sizeof(buf));
@@ -649,6 +655,85 @@ test_admin_lost_no_reconnect(void)
 	mock_target_stop(t);
 }
 
+/* A small admin queue: AERs leave room for Keep Alive and other admin commands. */
+static void
+test_small_admin_queue(void)
+{
+	struct ftgt_nvme_ctrlr_opts opts;
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct mock_target *t;
+	uint64_t end, ka;
+
+	mock_target_opts_default(&mo);
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ftgt_nvme_ctrlr_opts_default(&opts);
+	opts.admin_queue_size = 6;
+	opts.kato_ms = 200;
+	ctrlr = connect_to(t, &opts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	CU_ASSERT_EQUAL(ctrlr->num_aers, 2);
+	ka = mock_target_keep_alives(t);
+	end = nvme_now_ms() + 600;
+	while (nvme_now_ms() < end) {
+		CU_ASSERT_FATAL(ftgt_nvme_ctrlr_process_admin_completions(ctrlr) >= 0);
+		usleep(1000);
+	}
+	CU_ASSERT_EQUAL(mock_target_outstanding_aers(t), 2);
+	CU_ASSERT(mock_target_keep_alives(t) >= ka + 2);
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_state(ctrlr), FTGT_NVME_CTRLR_ENABLED);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
+/* detach notifies the controller (CC.SHN); detach_no_shutdown just closes. */
+static void
+test_detach_modes(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct mock_target *t;
+
+	mock_target_opts_default(&mo);
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ctrlr = connect_to(t, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	ftgt_nvme_detach_no_shutdown(ctrlr);
+	usleep(50 * 1000);
+	CU_ASSERT_EQUAL(mock_target_shutdowns(t), 0);
+	ctrlr = connect_to(t, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	ftgt_nvme_detach(ctrlr);
+	CU_ASSERT_EQUAL(mock_target_shutdowns(t), 1);
+	mock_target_stop(t);
+}
+
+/* More than one page (1024) of active NSIDs: every namespace is found. */
+static void
+test_many_namespaces(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr_opts opts;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct mock_target *t;
+
+	mock_target_opts_default(&mo);
+	mo.extra_ns = 1100; /* 1 + 1100 active: pages of 1024 and 77 */
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ftgt_nvme_ctrlr_opts_default(&opts);
+	opts.connect_timeout_ms = 20000;
+	ctrlr = connect_to(t, &opts);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_num_ns(ctrlr), 1101);
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_get_num_blocks(ctrlr, 8 + 1100), mo.num_blocks);
+	CU_ASSERT_EQUAL(ftgt_nvme_ns_get_num_blocks(ctrlr, 1030), mo.num_blocks);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
 int
 main(void)
 {
@@ -668,6 +753,9 @@ main(void)
 	CU_add_test(s, "backoff_recovers", test_backoff_recovers);
 	CU_add_test(s, "timeout_resets", test_timeout_resets);
 	CU_add_test(s, "admin_lost_no_reconnect", test_admin_lost_no_reconnect);
+	CU_add_test(s, "small_admin_queue", test_small_admin_queue);
+	CU_add_test(s, "many_namespaces", test_many_namespaces);
+	CU_add_test(s, "detach_modes", test_detach_modes);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();

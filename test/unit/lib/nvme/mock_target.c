@@ -63,6 +63,7 @@ struct mock_target {
 	uint32_t cc;
 	uint32_t csts;
 	uint64_t keep_alives;
+	uint64_t shutdowns; /* Property Set CC with SHN set */
 	uint64_t aborts;
 	uint64_t r2ts;
 	uint64_t icd_writes;
@@ -428,7 +429,7 @@ handle_admin(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uint
 			cd->ver = ftgt_cpu_to_le32(NVME_VS(1, 4, 0));
 			cd->cntrltype = disc ? NVME_CTRLR_TYPE_DISCOVERY : NVME_CTRLR_TYPE_IO;
 			cd->mdts = 8; /* 1 MiB with 4 KiB pages */
-			cd->nn = ftgt_cpu_to_le32(MOCK_MAX_NS);
+			cd->nn = ftgt_cpu_to_le32(MOCK_MAX_NS + t->opts.extra_ns);
 			cd->aerl = 3;
 			cd->oaes = ftgt_cpu_to_le32(disc ? 0 : NVME_CTRLR_OAES_NS_ATTR_NOTICES);
 			cd->fuses = ftgt_cpu_to_le16(NVME_CTRLR_FUSES_COMPARE_AND_WRITE);
@@ -440,11 +441,19 @@ handle_admin(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uint
 		} else if (cns == NVME_IDENTIFY_CNS_ACTIVE_NS_LIST) {
 			uint32_t nsid, n = 0;
 
-			for (nsid = 1; nsid <= MOCK_MAX_NS; nsid++) {
-				if (t->ns_active[nsid] && nsid > ftgt_le32_to_cpu(cmd->nsid)) {
+			for (nsid = 1; nsid <= MOCK_MAX_NS + t->opts.extra_ns && n < 1024; nsid++) {
+				if ((nsid > MOCK_MAX_NS || t->ns_active[nsid]) &&
+				    nsid > ftgt_le32_to_cpu(cmd->nsid)) {
 					((ftgt_le32 *)buf)[n++] = ftgt_cpu_to_le32(nsid);
 				}
 			}
+		} else if (cns == NVME_IDENTIFY_CNS_NS &&
+		           ftgt_le32_to_cpu(cmd->nsid) > MOCK_MAX_NS &&
+		           ftgt_le32_to_cpu(cmd->nsid) <= MOCK_MAX_NS + t->opts.extra_ns) {
+			struct nvme_ns_data *nd = (struct nvme_ns_data *)buf;
+
+			nd->nsze = nd->ncap = nd->nuse = ftgt_cpu_to_le64(t->opts.num_blocks);
+			nd->lbaf[0].lbads = t->opts.block_size == 4096 ? 12 : 9;
 		} else if (cns == NVME_IDENTIFY_CNS_NS && ftgt_le32_to_cpu(cmd->nsid) >= 1 &&
 		           ftgt_le32_to_cpu(cmd->nsid) <= MOCK_MAX_NS &&
 		           t->ns_active[ftgt_le32_to_cpu(cmd->nsid)]) {
@@ -600,6 +609,7 @@ handle_fabric(struct mock_conn *c, const struct nvme_cmd *cmd, uint8_t *icd, uin
 		t->csts = (t->cc & NVME_CC_EN) ? NVME_CSTS_RDY : 0;
 		if ((t->cc >> NVME_CC_SHN_SHIFT) & NVME_CC_SHN_MASK) {
 			t->csts |= NVME_CSTS_SHST_COMPLETE << NVME_CSTS_SHST_SHIFT;
+			__atomic_fetch_add(&t->shutdowns, 1, __ATOMIC_RELAXED);
 		}
 		return send_rsp(c, cid, 0, 0, 0);
 	}
@@ -992,6 +1002,12 @@ uint64_t
 mock_target_keep_alives(const struct mock_target *t)
 {
 	return __atomic_load_n(&t->keep_alives, __ATOMIC_RELAXED);
+}
+
+uint64_t
+mock_target_shutdowns(const struct mock_target *t)
+{
+	return __atomic_load_n(&t->shutdowns, __ATOMIC_RELAXED);
 }
 
 uint64_t

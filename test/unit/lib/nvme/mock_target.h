@@ -24,6 +24,7 @@ struct mock_target_opts {
 	uint8_t swallow_opc;       /* never answer I/O commands with this opcode (0xff none) */
 	uint8_t swallow_admin_opc; /* never answer admin commands with this opcode (0xff none) */
 	bool corrupt_ddgst;        /* send a wrong data digest on C2HData */
+	uint32_t extra_ns;         /* also active: NSIDs 9..8 + extra_ns (num_blocks each) */
 };
 
 struct mock_target;
@@ -34,6 +35,7 @@ struct mock_target *mock_target_start(const struct mock_target_opts *opts);
 uint16_t mock_target_port(const struct mock_target *t);
 /* Stats for assertions. */
 uint64_t mock_target_keep_alives(const struct mock_target *t);
+uint64_t mock_target_shutdowns(const struct mock_target *t); /* CC.SHN notifications */
 uint64_t mock_target_aborts(const struct mock_target *t);
 uint64_t mock_target_r2ts(const struct mock_target *t);
 uint64_t mock_target_icd_writes(const struct mock_target *t);

@@ -574,6 +574,7 @@ test_bad_data_digest(void)
 static void
 test_discovery(void)
 {
+	struct ftgt_nvme_ctrlr_opts opts;
 	struct ftgt_nvme_transport_id trid;
 	struct mock_target_opts mo;
 	struct ftgt_nvme_ctrlr *ctrlr = NULL;
@@ -596,6 +597,23 @@ test_discovery(void)
 	CU_ASSERT_STRING_EQUAL(page->entries[1].subnqn, "nqn.2026-01.io.ftgt:sub1");
 	CU_ASSERT_EQUAL(page->entries[0].trtype, NVMF_TRTYPE_TCP);
 	free(page);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+
+	/*
+	 * A Get Log Page that is never answered: -ETIMEDOUT; failing the queue then ends the
+	 * command without writing to a stack variable that is gone (ASan checks).
+	 */
+	mo.swallow_admin_opc = NVME_OPC_GET_LOG_PAGE;
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	make_trid(&trid, mock_target_port(t), "nqn.2014-08.org.nvmexpress.discovery");
+	ftgt_nvme_ctrlr_opts_default(&opts);
+	opts.command_timeout_ms = 200;
+	CU_ASSERT_EQUAL_FATAL(ftgt_nvme_connect(&trid, &opts, &ctrlr, err, sizeof(err)), 0);
+	page = NULL;
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_discovery_log(ctrlr, &page, &n), -ETIMEDOUT);
+	CU_ASSERT_PTR_NULL(page);
 	ftgt_nvme_detach(ctrlr);
 	mock_target_stop(t);
 }
@@ -900,11 +918,14 @@ test_fused_parser(void)
 	struct iovec i1 = {0}, i2 = {0};
 	uint8_t b1[512], b2[512];
 
+	int sv[2];
+
 	q = nvme_tcp_qpair_create(NULL, 1, 8);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
 	q->state = NVME_QPAIR_READY;
 	q->icd_max_bytes = 4096;
-	q->fd = socket(AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	q->fd = sv[0];
 	memset(&c1, 0, sizeof(c1));
 	c1.opc = NVME_OPC_COMPARE;
 	c2 = c1;
@@ -916,6 +937,9 @@ test_fused_parser(void)
 	CU_ASSERT_EQUAL(nvme_tcp_qpair_submit_fused(q, &c1, &i1, 1, &c2, &i2, 1, 512, io_cb, &c),
 	                0);
 	CU_ASSERT_EQUAL(q->outstanding, 2);
+	/* The capsules (with their in-capsule data) go out before any response. */
+	CU_ASSERT_EQUAL(nvme_tcp_qpair_flush(q), 0);
+	CU_ASSERT_EQUAL(q->tx_count, 0);
 	/* The Write's response first; the callback waits for the Compare's. */
 	memset(&rsp, 0, sizeof(rsp));
 	rsp.ch.pdu_type = NVME_TCP_PDU_TYPE_CAPSULE_RESP;
@@ -932,7 +956,158 @@ test_fused_parser(void)
 	                NVME_SC_ABORTED_SQ_DELETION);
 	CU_ASSERT_EQUAL(q->outstanding, 0);
 	nvme_tcp_qpair_destroy(q);
+	close(sv[1]);
 	CU_ASSERT_EQUAL(c.done, 1);
+}
+
+/* A qpair on one end of a socketpair with a small send buffer; sv[1] is the target end. */
+static struct ftgt_nvme_qpair *
+pair_qpair(int sv[2])
+{
+	struct ftgt_nvme_qpair *q = nvme_tcp_qpair_create(NULL, 1, 8);
+	int sz = 4096;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	q->state = NVME_QPAIR_READY;
+	q->maxh2cdata_bytes = 8192;
+	q->fd = sv[0];
+	return q;
+}
+
+static void
+make_rsp(struct nvme_tcp_rsp *rsp, uint16_t cid)
+{
+	memset(rsp, 0, sizeof(*rsp));
+	rsp->ch.pdu_type = NVME_TCP_PDU_TYPE_CAPSULE_RESP;
+	rsp->ch.hlen = 24;
+	rsp->ch.plen = ftgt_cpu_to_le32(24);
+	rsp->rccqe.cid = ftgt_cpu_to_le16(cid);
+}
+
+/*
+ * A CapsuleResp for a write whose data still sits in the send ring (after an R2T, or in
+ * capsule and partly sent): a protocol error; the command ends ABORTED and nothing is sent
+ * from its buffer afterwards (the callback may free it: ASan checks).
+ */
+static void
+free_buf_cb(void *cb_arg, const struct nvme_cpl *cpl)
+{
+	struct io_ctx *c = cb_arg;
+
+	c->cpl = *cpl;
+	c->done++;
+}
+
+static void
+test_early_response(void)
+{
+	uint32_t len = 256 * 1024, icd;
+	struct ftgt_nvme_qpair *q;
+	struct nvme_tcp_r2t_hdr r2t;
+	struct nvme_tcp_rsp rsp;
+	struct io_ctx c = {0};
+	struct nvme_cmd cmd;
+	uint8_t *buf;
+	char sink[65536];
+	int sv[2], pass, i;
+
+	for (pass = 0; pass < 2; pass++) {
+		q = pair_qpair(sv);
+		icd = pass == 0 ? 0 : len;
+		q->icd_max_bytes = icd;
+		buf = malloc(len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+		memset(buf, 0xab, len);
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.opc = NVME_OPC_WRITE;
+		memset(&c, 0, sizeof(c));
+		CU_ASSERT_EQUAL(nvme_tcp_qpair_submit(q, &cmd, buf, len, free_buf_cb, &c), 0);
+		if (pass == 0) {
+			memset(&r2t, 0, sizeof(r2t));
+			r2t.ch.pdu_type = NVME_TCP_PDU_TYPE_R2T;
+			r2t.ch.hlen = sizeof(r2t);
+			r2t.ch.plen = ftgt_cpu_to_le32(sizeof(r2t));
+			r2t.r2tl = ftgt_cpu_to_le32(len);
+			CU_ASSERT_EQUAL(nvme_tcp_qpair_rx_bytes(q, (uint8_t *)&r2t, sizeof(r2t)),
+			                0);
+		}
+		CU_ASSERT_EQUAL(nvme_tcp_qpair_flush(q), 0);
+		CU_ASSERT(q->tx_count > 0); /* the peer does not read: data left to send */
+		make_rsp(&rsp, 0);
+		CU_ASSERT_EQUAL(nvme_tcp_qpair_rx_bytes(q, (uint8_t *)&rsp, sizeof(rsp)), -EPROTO);
+		CU_ASSERT_EQUAL(c.done, 1);
+		CU_ASSERT_EQUAL(NVME_STATUS_GET_SC(ftgt_le16_to_cpu(c.cpl.status)),
+		                NVME_SC_ABORTED_SQ_DELETION);
+		CU_ASSERT_EQUAL(q->tx_count, 0);
+		free(buf);
+		for (i = 0; i < 10; i++) {
+			while (recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+			}
+			CU_ASSERT_EQUAL(nvme_tcp_qpair_flush(q), -ENXIO);
+		}
+		nvme_tcp_qpair_destroy(q);
+		close(sv[1]);
+	}
+}
+
+/* A read reported good with less data than asked for is a protocol error, not success. */
+static void
+test_short_read(void)
+{
+	struct ftgt_nvme_qpair *q;
+	struct nvme_tcp_rsp rsp;
+	struct {
+		struct nvme_tcp_data_hdr h;
+		uint8_t data[512];
+		ftgt_le32 ddgst;
+	} pdu;
+	struct io_ctx c;
+	struct nvme_cmd cmd;
+	uint8_t buf[1024];
+	int sv[2], pass;
+
+	for (pass = 0; pass < 3; pass++) {
+		q = pair_qpair(sv);
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.opc = NVME_OPC_READ;
+		memset(&c, 0, sizeof(c));
+		CU_ASSERT_EQUAL(nvme_tcp_qpair_submit(q, &cmd, buf, sizeof(buf), io_cb, &c), 0);
+		CU_ASSERT_EQUAL(nvme_tcp_qpair_flush(q), 0);
+		memset(&pdu, 0, sizeof(pdu));
+		pdu.h.ch.pdu_type = NVME_TCP_PDU_TYPE_C2H_DATA;
+		pdu.h.ch.hlen = sizeof(pdu.h);
+		pdu.h.ch.pdo = sizeof(pdu.h);
+		pdu.h.ch.plen = ftgt_cpu_to_le32(sizeof(pdu.h) + 512);
+		pdu.h.datal = ftgt_cpu_to_le32(512);
+		if (pass == 2) {
+			/* Data digest negotiated but the PDU carries none. */
+			q->ddgst = true;
+			CU_ASSERT_EQUAL(
+			        nvme_tcp_qpair_rx_bytes(q, (uint8_t *)&pdu, sizeof(pdu.h) + 512),
+			        -EPROTO);
+		} else if (pass == 1) {
+			/* SUCCESS (no CapsuleResp follows) with half the data: would hang. */
+			pdu.h.ch.flags =
+			        NVME_TCP_C2H_DATA_FLAGS_SUCCESS | NVME_TCP_C2H_DATA_FLAGS_LAST_PDU;
+			nvme_tcp_qpair_rx_bytes(q, (uint8_t *)&pdu, sizeof(pdu.h) + 512);
+			CU_ASSERT_TRUE(nvme_qpair_is_dead(q));
+		} else {
+			CU_ASSERT_EQUAL(
+			        nvme_tcp_qpair_rx_bytes(q, (uint8_t *)&pdu, sizeof(pdu.h) + 512),
+			        0);
+			CU_ASSERT_EQUAL(c.done, 0);
+			make_rsp(&rsp, 0);
+			CU_ASSERT_EQUAL(nvme_tcp_qpair_rx_bytes(q, (uint8_t *)&rsp, sizeof(rsp)),
+			                -EPROTO);
+		}
+		CU_ASSERT_EQUAL(c.done, 1);
+		CU_ASSERT_TRUE(ftgt_nvme_cpl_is_error(&c.cpl));
+		nvme_tcp_qpair_destroy(q);
+		close(sv[1]);
+	}
 }
 
 /* max_completions: at most that many callbacks per call, the rest kept for later. */
@@ -1046,6 +1221,100 @@ test_async_qpair(void)
 	mock_target_stop(t);
 }
 
+struct free_ctx {
+	struct ftgt_nvme_qpair *q;
+	int done;
+};
+
+static void
+free_qpair_cb(void *cb_arg, const struct nvme_cpl *cpl)
+{
+	struct free_ctx *f = cb_arg;
+
+	f->done++;
+	if (f->done == 1) {
+		/* From the qpair's own callback: freed once process_completions unwinds. */
+		ftgt_nvme_ctrlr_free_io_qpair(f->q);
+	}
+}
+
+/*
+ * Freeing an I/O qpair inside its own completion callback is safe (ASan checks); queue
+ * ids are reused (lowest free); detach refuses while I/O qpairs remain.
+ */
+static void
+test_qpair_lifecycle(void)
+{
+	struct mock_target_opts mo;
+	struct ftgt_nvme_ctrlr *ctrlr;
+	struct ftgt_nvme_qpair *q, *q2;
+	struct mock_target *t;
+	struct free_ctx f = {0};
+	uint8_t buf[4][512];
+	uint64_t deadline;
+	int rc = 0, i;
+
+	mock_target_opts_default(&mo);
+	t = mock_target_start(&mo);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	ctrlr = connect_to(t, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctrlr);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair(ctrlr, 16);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(ftgt_nvme_qpair_get_id(q), 1);
+	f.q = q;
+	for (i = 0; i < 4; i++) {
+		CU_ASSERT_EQUAL(
+		        ftgt_nvme_ns_cmd_read(q, 1, buf[i], (uint64_t)i, 1, 0, free_qpair_cb, &f),
+		        0);
+	}
+	deadline = nvme_now_ms() + 5000;
+	while (f.done == 0 && nvme_now_ms() < deadline) {
+		rc = ftgt_nvme_qpair_process_completions(q, 0);
+		if (rc < 0) {
+			break;
+		}
+	}
+	CU_ASSERT(f.done >= 1);
+	/* q is gone now (the call that ran the callback freed it): its id is free again. */
+	CU_ASSERT_EQUAL(rc, -ENXIO);
+	/*
+	 * Many channels come and go: ids are reused, never exhausted (the 16-bit counter
+	 * used to wrap). A just-freed id cools for NVME_HOST_QID_COOL_MS first.
+	 */
+	for (i = 0; i < 70000; i++) {
+		q = ftgt_nvme_ctrlr_alloc_io_qpair_async(ctrlr, 4);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+		CU_ASSERT_FATAL(ftgt_nvme_qpair_get_id(q) >= 1 &&
+		                ftgt_nvme_qpair_get_id(q) <= NVME_HOST_MAX_IO_QUEUES);
+		ftgt_nvme_ctrlr_free_io_qpair(q);
+	}
+	usleep((NVME_HOST_QID_COOL_MS + 50) * 1000);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair_async(ctrlr, 4);
+	q2 = ftgt_nvme_ctrlr_alloc_io_qpair_async(ctrlr, 4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q2);
+	CU_ASSERT_EQUAL(ftgt_nvme_qpair_get_id(q), 1);
+	CU_ASSERT_EQUAL(ftgt_nvme_qpair_get_id(q2), 2);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	/* Freed just now: another id while it cools, then the lowest again. */
+	q = ftgt_nvme_ctrlr_alloc_io_qpair_async(ctrlr, 4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(ftgt_nvme_qpair_get_id(q), 3);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	usleep((NVME_HOST_QID_COOL_MS + 50) * 1000);
+	q = ftgt_nvme_ctrlr_alloc_io_qpair_async(ctrlr, 4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(ftgt_nvme_qpair_get_id(q), 1);
+	/* Detach with q and q2 still there: refused (the controller stays usable). */
+	ftgt_nvme_detach(ctrlr);
+	CU_ASSERT_EQUAL(ftgt_nvme_ctrlr_get_state(ctrlr), FTGT_NVME_CTRLR_ENABLED);
+	ftgt_nvme_ctrlr_free_io_qpair(q);
+	ftgt_nvme_ctrlr_free_io_qpair(q2);
+	ftgt_nvme_detach(ctrlr);
+	mock_target_stop(t);
+}
+
 int
 main(void)
 {
@@ -1072,8 +1341,11 @@ main(void)
 	CU_add_test(s, "iov", test_iov);
 	CU_add_test(s, "fused", test_fused);
 	CU_add_test(s, "fused_parser", test_fused_parser);
+	CU_add_test(s, "early_response", test_early_response);
+	CU_add_test(s, "short_read", test_short_read);
 	CU_add_test(s, "max_completions", test_max_completions);
 	CU_add_test(s, "async_qpair", test_async_qpair);
+	CU_add_test(s, "qpair_lifecycle", test_qpair_lifecycle);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
