@@ -162,7 +162,9 @@ int ftgt_scsi_lun_reset(struct ftgt_scsi_lun *lun, struct ftgt_io_channel *ch,
 
 /*
  * Forget per-nexus state when an I_T nexus ends: the SPC-2 reservation held by that
- * initiator port name and every nexus learned with initiator->id (whatever the target
+ * initiator port name if it was last taken through initiator->id (a newer port with the
+ * same name, e.g. a reinstated iSCSI session, keeps a reservation it took), and every
+ * nexus learned with initiator->id (whatever the target
  * port), with its pending unit attentions. PR registrations survive (SPC-4 5.12).
  * Call once no task of the nexus is executing. Any thread.
  */

@@ -86,21 +86,24 @@ iscsi_ctrl_get(struct iscsi_conn *conn)
 {
 	struct ctrl_pdu *c = TAILQ_FIRST(&conn->ctrl_free);
 
-	if (c != NULL) {
-		TAILQ_REMOVE(&conn->ctrl_free, c, free_link);
-		c->heap = false;
-	} else {
-		c = calloc(1, sizeof(*c));
-		if (c == NULL) {
-			return NULL;
+	if (c == NULL) {
+		/* Cannot happen while receiving stops at CONN_CTRL_RX_RESERVE; never grow
+		 * without bound: the connection ends. */
+		if (!conn->drop_requested) {
+			FTGT_ERRLOG("iscsi conn %llu (%s): out of control PDUs, closing\n",
+			            (unsigned long long)conn->id, conn->peer_addr);
 		}
-		c->heap = true;
+		conn->drop_requested = true;
+		return NULL;
 	}
+	TAILQ_REMOVE(&conn->ctrl_free, c, free_link);
+	conn->ctrl_free_count--;
 	memset(c->hdr, 0, sizeof(c->hdr));
 	c->item.is_task = false;
 	c->data = c->inline_data;
 	c->data_len = 0;
 	c->owned = false;
+	c->owned_len = 0;
 	c->plain = false;
 	return c;
 }
@@ -109,13 +112,11 @@ static void
 ctrl_put(struct iscsi_conn *conn, struct ctrl_pdu *c)
 {
 	if (c->owned) {
+		conn->ctrl_data_bytes -= c->owned_len;
 		free(c->data);
 	}
-	if (c->heap) {
-		free(c);
-		return;
-	}
 	TAILQ_INSERT_HEAD(&conn->ctrl_free, c, free_link);
+	conn->ctrl_free_count++;
 }
 
 /* Attach data to a control PDU (copied). */
@@ -140,6 +141,10 @@ iscsi_ctrl_set_data(struct ctrl_pdu *c, const void *data, uint32_t len)
 void
 iscsi_ctrl_queue(struct iscsi_conn *conn, struct ctrl_pdu *c)
 {
+	if (c->owned) {
+		c->owned_len = c->data_len;
+		conn->ctrl_data_bytes += c->owned_len;
+	}
 	TAILQ_INSERT_TAIL(&conn->outq, &c->item, link);
 }
 
@@ -592,8 +597,6 @@ handle_text(struct iscsi_conn *conn, const struct iscsi_pdu_info *info)
 			iscsi_send_targets(conn->initiator_name, conn->peer_addr, conn->local_addr,
 			                   conn->pg_tag, which, &out);
 		} else {
-			iscsi_text_out_add(&out, "", "");
-			out.len -= 2;
 			if (kl < 64) {
 				char key[64];
 
@@ -844,6 +847,14 @@ handle_pdu(struct iscsi_conn *conn, const struct iscsi_pdu_info *info)
 	}
 }
 
+/* Backpressure: what is queued to the initiator must go out before more is read. */
+static bool
+conn_rx_blocked(const struct iscsi_conn *conn)
+{
+	return conn->ctrl_free_count < CONN_CTRL_RX_RESERVE ||
+	       conn->ctrl_data_bytes > CONN_CTRL_DATA_MAX;
+}
+
 /* Returns -1 when the connection must end. */
 static int
 conn_recv(struct iscsi_conn *conn, bool *busy)
@@ -851,16 +862,28 @@ conn_recv(struct iscsi_conn *conn, bool *busy)
 	uint32_t off = 0;
 	ssize_t n;
 
-	n = recv(conn->fd, conn->rbuf + conn->rlen, conn->rcap - conn->rlen, MSG_DONTWAIT);
-	if (n == 0) {
-		return -1;
+	if (conn_rx_blocked(conn)) {
+		return 0;
 	}
-	if (n < 0) {
-		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+	if (conn->rlen < conn->rcap) {
+		n = recv(conn->fd, conn->rbuf + conn->rlen, conn->rcap - conn->rlen, MSG_DONTWAIT);
+		if (n == 0) {
+			return -1;
+		}
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+				return -1;
+			}
+			if (!conn->rx_held) {
+				return 0;
+			}
+		} else {
+			*busy = true;
+			conn->rlen += (uint32_t)n;
+			conn->last_rx_ticks = ftgt_get_ticks();
+		}
 	}
-	*busy = true;
-	conn->rlen += (uint32_t)n;
-	conn->last_rx_ticks = ftgt_get_ticks();
+	conn->rx_held = false;
 	/* A connection that just joined a session stops here: it moves to the session's
 	 * thread with what is left in its buffer. */
 	while ((conn->state == CONN_LOGIN || conn->state == CONN_FFP) &&
@@ -889,6 +912,10 @@ conn_recv(struct iscsi_conn *conn, bool *busy)
 		}
 		if (rc < 0) {
 			goto malformed;
+		}
+		if (conn_rx_blocked(conn)) {
+			conn->rx_held = true; /* parsed again once the output is flushed */
+			break;
 		}
 		if (handle_pdu(conn, &info) != 0) {
 			goto malformed;
@@ -924,6 +951,7 @@ conn_free(struct iscsi_conn *conn)
 	}
 	free(conn->rbuf);
 	free(conn->login_text);
+	free(conn->join_rsp_text);
 	free(conn);
 }
 
@@ -1039,6 +1067,15 @@ iscsi_conn_poll(void *ctx)
 		iscsi_conn_begin_exit(conn);
 		return FTGT_POLLER_BUSY;
 	}
+	if (conn->reinstating) {
+		/* Session reinstatement (RFC 7143 6.3.5): the new session starts only when
+		 * the old one ended, so no old task runs beside the new ones. */
+		if (conn->sess == NULL || iscsi_sess_reinstated_alive(conn)) {
+			return FTGT_POLLER_IDLE;
+		}
+		conn->reinstating = false;
+		iscsi_login_join_respond(conn, true);
+	}
 	if ((conn->state == CONN_LOGIN || conn->state == CONN_FFP) && conn_recv(conn, &busy) != 0) {
 		iscsi_conn_begin_exit(conn);
 		return FTGT_POLLER_BUSY;
@@ -1050,6 +1087,20 @@ iscsi_conn_poll(void *ctx)
 	}
 	if (conn->state == CONN_CLOSING && TAILQ_EMPTY(&conn->outq) && conn->nstage == 0) {
 		iscsi_conn_begin_exit(conn);
+	} else if (conn->state == CONN_CLOSING) {
+		/* An initiator that stops reading must not keep the connection, its tasks
+		 * and its session slot: what is still unsent after a while is dropped. */
+		uint64_t now = ftgt_get_ticks();
+
+		if (conn->closing_deadline_ticks == 0) {
+			conn->closing_deadline_ticks =
+			        now + (uint64_t)ISCSI_CLOSING_TIMEOUT_S * ftgt_get_ticks_hz();
+		} else if (now > conn->closing_deadline_ticks) {
+			FTGT_NOTICELOG("iscsi conn %llu (%s): closing for %us, dropping\n",
+			               (unsigned long long)conn->id, conn->peer_addr,
+			               ISCSI_CLOSING_TIMEOUT_S);
+			iscsi_conn_begin_exit(conn);
+		}
 	}
 	return busy ? FTGT_POLLER_BUSY : FTGT_POLLER_IDLE;
 }
@@ -1115,6 +1166,7 @@ iscsi_conn_create(int fd, uint16_t pg_tag, const struct sockaddr_storage *peer,
 	for (i = 0; i < CONN_CTRL_PDUS; i++) {
 		TAILQ_INSERT_TAIL(&conn->ctrl_free, &conn->ctrl[i], free_link);
 	}
+	conn->ctrl_free_count = CONN_CTRL_PDUS;
 	for (i = 0; i < CONN_MAX_TASKS; i++) {
 		conn->tasks[i].idx = i;
 		conn->tasks[i].conn = conn;
@@ -1181,7 +1233,8 @@ iscsi_conns_drop_target(const char *name)
 
 	pthread_mutex_lock(&g_iscsi.lock);
 	TAILQ_FOREACH (c, &g_iscsi.conns, link) {
-		if (name == NULL || strcasecmp(c->target_name, name) == 0) {
+		if (name == NULL || strcasecmp(c->target_name, name) == 0 ||
+		    (c->tgt != NULL && strcasecmp(c->tgt->name, name) == 0)) {
 			iscsi_request_drop(c);
 		}
 	}

@@ -260,6 +260,15 @@ struct iscsi_lun_stats {
 	uint64_t errors;
 };
 
+/* The counters of the sessions of one target node that ended on one thread: read by the
+ * per-thread walk of that thread (iscsi_collect), so a session is counted once, either
+ * live or here. */
+struct iscsi_retired_stats {
+	struct ftgt_thread *thread;
+	struct iscsi_lun_stats luns[FTGT_SCSI_DEV_MAX_LUNS];
+	TAILQ_ENTRY(iscsi_retired_stats) link;
+};
+
 struct iscsi_tgt_node {
 	char name[ISCSI_MAX_NAME + 1];
 	char alias[ISCSI_MAX_NAME + 1];
@@ -273,10 +282,13 @@ struct iscsi_tgt_node {
 	struct iscsi_auth_opts auth;
 	bool header_digest; /* require */
 	bool data_digest;
-	uint32_t num_active_conns; /* under g_iscsi.lock */
-	/* Counters of the sessions that ended (under g_iscsi.lock); live sessions keep
-	 * theirs on their own thread and are summed by message (iscsi_collect). */
-	struct iscsi_lun_stats retired[FTGT_SCSI_DEV_MAX_LUNS];
+	/* Connections that hold conn->tgt (from the login that found it), under g_iscsi.lock. */
+	uint32_t num_active_conns;
+	bool deleting; /* (lock) iscsi_delete_target_node runs: no new login finds it */
+	/* Counters of the sessions that ended, per thread (under g_iscsi.lock); live
+	 * sessions keep theirs on their own thread and are summed by message
+	 * (iscsi_collect). */
+	TAILQ_HEAD(, iscsi_retired_stats) retired;
 	bool lun_removing[FTGT_SCSI_DEV_MAX_LUNS]; /* (lock) iscsi_target_node_remove_lun */
 	TAILQ_ENTRY(iscsi_tgt_node) link;
 };
@@ -329,7 +341,7 @@ struct iscsi_globals {
 	struct ftgt_poller *acceptor;
 	uint32_t next_thread;
 	bool started;
-	bool stopping;
+	_Atomic bool stopping; /* read by every reactor's connections and portals */
 };
 extern struct iscsi_globals g_iscsi;
 
@@ -426,13 +438,18 @@ void iscsi_chap_encode_hex(const uint8_t *in, size_t len, char *out, size_t out_
 
 #include "ftgt/thread.h"
 
-#define CONN_MAX_TASKS    128
-#define CONN_CTRL_PDUS    (2 * CONN_MAX_TASKS + 32)
-#define CONN_MAX_XFER     (16u * 1024 * 1024)
-#define LOGIN_DSL         8192
-#define LOGIN_TEXT_MAX    (64 * 1024)
-#define CONN_RSP_TEXT_MAX (64 * 1024)
-#define CONN_STAGE_PDUS   16
+#define CONN_MAX_TASKS          128
+#define CONN_CTRL_PDUS          (2 * CONN_MAX_TASKS + 32)
+#define CONN_MAX_XFER           (16u * 1024 * 1024)
+#define LOGIN_DSL               8192
+#define LOGIN_TEXT_MAX          (64 * 1024)
+#define CONN_RSP_TEXT_MAX       (64 * 1024)
+#define ISCSI_CLOSING_TIMEOUT_S 5 /* CLOSING: at most this long to send what is queued */
+/* Receive backpressure: no PDU is read while fewer control PDUs are free, or while the
+ * queued control PDUs hold more data than this (an initiator that does not read). */
+#define CONN_CTRL_RX_RESERVE 64
+#define CONN_CTRL_DATA_MAX   (4u * 1024 * 1024)
+#define CONN_STAGE_PDUS      16
 
 enum conn_state {
 	CONN_LOGIN,   /* login phase */
@@ -463,8 +480,8 @@ struct ctrl_pdu {
 	uint8_t *data; /* inline_data or owned (malloc) */
 	uint32_t data_len;
 	bool owned;
-	bool heap;  /* the ctrl_pdu itself came from malloc (pool empty) */
-	bool plain; /* sent without digests (the final login response) */
+	uint32_t owned_len; /* counted in conn->ctrl_data_bytes while queued */
+	bool plain;         /* sent without digests (the final login response) */
 	TAILQ_ENTRY(ctrl_pdu) free_link;
 };
 
@@ -534,6 +551,8 @@ struct iscsi_sess {
 	struct ftgt_scsi_port tport;
 	struct iscsi_cmdsn_window win;
 	struct ftgt_io_channel *lun_ch[FTGT_SCSI_DEV_MAX_LUNS];
+	/* LUN resets (TMF) in flight on lun_ch[i]: the channel is busy (session thread). */
+	uint16_t lun_resets[FTGT_SCSI_DEV_MAX_LUNS];
 	bool lun_gone[FTGT_SCSI_DEV_MAX_LUNS]; /* being removed: "LUN not supported" */
 	struct iscsi_lun_stats lun_stats[FTGT_SCSI_DEV_MAX_LUNS];
 	TAILQ_ENTRY(iscsi_sess) link; /* g_iscsi.sessions (lock) */
@@ -570,10 +589,21 @@ struct iscsi_conn {
 	uint32_t exec_tasks;
 	struct ctrl_pdu ctrl[CONN_CTRL_PDUS];
 	TAILQ_HEAD(, ctrl_pdu) ctrl_free;
+	uint32_t ctrl_free_count; /* in ctrl_free */
+	bool rx_held;             /* complete PDUs left in rbuf by conn_rx_blocked */
+	uint64_t ctrl_data_bytes; /* malloc'ed data of the queued control PDUs */
 
 	/* ---- session ---- */
 	struct iscsi_sess *sess;      /* set on the session's thread (lock) */
 	struct iscsi_sess *join_sess; /* joining: the session it moves to (lock) */
+	/* Joining: the final login response, sent from the session's thread once the
+	 * connection is in the session (iscsi_login_join_respond). Reinstating: the same,
+	 * sent once the old session (and so its tasks) is gone (iscsi_conn_poll). */
+	bool reinstating;
+	struct iscsi_bhs_login_req join_req;
+	uint8_t *join_rsp_text;
+	uint32_t join_rsp_len;
+	uint8_t join_rsp_flags;
 	TAILQ_ENTRY(iscsi_conn) sess_link;
 	bool counted_in_tgt; /* holds one of tgt->num_active_conns */
 	bool discovery;
@@ -582,10 +612,11 @@ struct iscsi_conn {
 	uint16_t tsih; /* (lock) for listings */
 	uint16_t cid;  /* (lock) */
 	uint16_t login_tsih;
-	uint32_t stat_sn;               /* StatSN is per connection */
-	uint32_t login_exp_cmd_sn;      /* before the session exists */
-	uint32_t pending_tmfs;          /* TMFs of this connection waiting for aborted tasks */
-	uint64_t logout_deadline_ticks; /* AsyncEvent 1 sent: drop after this (0: none) */
+	uint32_t stat_sn;                /* StatSN is per connection */
+	uint32_t login_exp_cmd_sn;       /* before the session exists */
+	uint32_t pending_tmfs;           /* TMFs of this connection waiting for aborted tasks */
+	uint64_t logout_deadline_ticks;  /* AsyncEvent 1 sent: drop after this (0: none) */
+	uint64_t closing_deadline_ticks; /* CLOSING: exit after this even if unsent (0: none) */
 	struct iscsi_sess_params sp;
 	char initiator_name[ISCSI_MAX_NAME + 1];
 	char target_name[ISCSI_MAX_NAME + 1];
@@ -651,6 +682,11 @@ void iscsi_tmf_task_done(struct tmf_ctx *ctx);
 
 /* login.c */
 void iscsi_handle_login(struct iscsi_conn *conn, const struct iscsi_pdu_info *info);
+/* On the session's thread: the final login response of a joining connection (joined or
+ * refused: then the connection closes). */
+void iscsi_login_join_respond(struct iscsi_conn *conn, bool joined);
+/* Whether a session that conn's new session reinstates still exists (lock taken). */
+bool iscsi_sess_reinstated_alive(const struct iscsi_conn *conn);
 
 /* session.c */
 void iscsi_conn_move_to_session(struct iscsi_conn *conn);

@@ -814,6 +814,12 @@ lun_error(int rc)
 static void
 tgt_free(struct iscsi_tgt_node *t)
 {
+	struct iscsi_retired_stats *rs;
+
+	while ((rs = TAILQ_FIRST(&t->retired)) != NULL) {
+		TAILQ_REMOVE(&t->retired, rs, link);
+		free(rs);
+	}
 	ftgt_scsi_dev_destroy(t->dev);
 	free(t);
 }
@@ -850,6 +856,7 @@ rpc_iscsi_create_target_node(struct ftgt_rpc_request *req, const json_t *params)
 		ftgt_rpc_send_error(req, -ENOMEM, "out of memory");
 		goto out;
 	}
+	TAILQ_INIT(&t->retired);
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	if (r.alias_name != NULL) {
 		snprintf(t->alias, sizeof(t->alias), "%s", r.alias_name);
@@ -970,6 +977,9 @@ tgt_delete_poll(void *arg)
 	}
 	ftgt_poller_unregister(&ctx->poller);
 	if (active > 0) {
+		pthread_mutex_lock(&g_iscsi.lock);
+		ctx->tgt->deleting = false;
+		pthread_mutex_unlock(&g_iscsi.lock);
 		ftgt_rpc_send_error(ctx->req, -EBUSY, "target node %s still has %u connections",
 		                    ctx->tgt->name, active);
 	} else {
@@ -1005,7 +1015,11 @@ rpc_iscsi_delete_target_node(struct ftgt_rpc_request *req, const json_t *params)
 	}
 	ctx->req = req;
 	ctx->tgt = t;
-	/* Drop its connections, then wait (up to 10 s) for them to finish their I/O. */
+	/* No new login finds it; drop every connection that holds it (logging in or in
+	 * full feature phase), then wait (up to 10 s) for them to finish their I/O. */
+	pthread_mutex_lock(&g_iscsi.lock);
+	t->deleting = true;
+	pthread_mutex_unlock(&g_iscsi.lock);
 	iscsi_conns_drop_target(t->name);
 	ctx->poller = ftgt_poller_register(tgt_delete_poll, ctx, 10000, "iscsi_tgt_delete");
 	if (ctx->poller == NULL) {

@@ -243,7 +243,12 @@ iscsi_handle_login(struct iscsi_conn *conn, const struct iscsi_pdu_info *info)
 				detail = ISCSI_LOGIN_DETAIL_AUTHORIZATION;
 				goto fail;
 			}
-			conn->tgt = tgt;
+			/* Counted from now on: deleting the node waits for this connection. */
+			if (!conn->counted_in_tgt) {
+				tgt->num_active_conns++;
+				conn->counted_in_tgt = true;
+				conn->tgt = tgt;
+			}
 			conn->auth = tgt->auth;
 			conn->neg.allow_header_digest = true;
 			conn->neg.allow_data_digest = true;
@@ -325,6 +330,7 @@ iscsi_handle_login(struct iscsi_conn *conn, const struct iscsi_pdu_info *info)
 				               "status %02x/%02x\n",
 				               (unsigned long long)conn->id, conn->peer_addr,
 				               conn->initiator_name, status_class, detail);
+				conn->reinstating = false; /* nothing to wait for: it closes */
 				send_login_rsp(conn, req, 0, status_class, (uint8_t)detail, NULL,
 				               0);
 				free(rsp);
@@ -332,7 +338,19 @@ iscsi_handle_login(struct iscsi_conn *conn, const struct iscsi_pdu_info *info)
 			}
 		}
 	}
-	send_login_rsp(conn, req, flags, 0, 0, rsp, out.len);
+	if (transit && nsg == ISCSI_FULL_FEATURE_PHASE &&
+	    (conn->join_sess != NULL || conn->reinstating)) {
+		/* Sent by the session's thread once the join is done: it must not say
+		 * "success" before, and its ExpCmdSN/MaxCmdSN are the session's. */
+		memcpy(&conn->join_req, req, sizeof(conn->join_req));
+		conn->join_rsp_flags = flags;
+		free(conn->join_rsp_text);
+		conn->join_rsp_text = rsp;
+		conn->join_rsp_len = out.len;
+		rsp = NULL;
+	} else {
+		send_login_rsp(conn, req, flags, 0, 0, rsp, out.len);
+	}
 	free(rsp);
 	if (transit && nsg == ISCSI_FULL_FEATURE_PHASE) {
 		conn->sp = conn->neg.params;
@@ -366,4 +384,20 @@ fail:
 	               detail, csg, (int)conn->chap);
 	send_login_rsp(conn, req, 0, ISCSI_LOGIN_CLASS_INITIATOR_ERROR, (uint8_t)detail, NULL, 0);
 	free(rsp);
+}
+
+void
+iscsi_login_join_respond(struct iscsi_conn *conn, bool joined)
+{
+	if (joined) {
+		send_login_rsp(conn, &conn->join_req, conn->join_rsp_flags, 0, 0,
+		               conn->join_rsp_text, conn->join_rsp_len);
+	} else {
+		FTGT_NOTICELOG("iscsi conn %llu (%s): the session ended while joining it\n",
+		               (unsigned long long)conn->id, conn->peer_addr);
+		send_login_rsp(conn, &conn->join_req, 0, ISCSI_LOGIN_CLASS_INITIATOR_ERROR,
+		               ISCSI_LOGIN_DETAIL_NO_SESSION, NULL, 0);
+	}
+	free(conn->join_rsp_text);
+	conn->join_rsp_text = NULL;
 }

@@ -74,8 +74,25 @@ iscsi_sess_free(struct iscsi_sess *sess)
 	TAILQ_REMOVE(&g_iscsi.sessions, sess, link);
 	g_iscsi.num_sessions--;
 	if (sess->tgt != NULL) {
-		for (i = 0; i < FTGT_SCSI_DEV_MAX_LUNS; i++) {
-			iscsi_lun_stats_add(&sess->tgt->retired[i], &sess->lun_stats[i]);
+		struct iscsi_retired_stats *r;
+
+		TAILQ_FOREACH (r, &sess->tgt->retired, link) {
+			if (r->thread == sess->thread) {
+				break;
+			}
+		}
+		if (r == NULL) {
+			r = calloc(1, sizeof(*r));
+			if (r != NULL) {
+				r->thread = sess->thread;
+				TAILQ_INSERT_TAIL(&sess->tgt->retired, r, link);
+			} else {
+				FTGT_ERRLOG("iscsi: out of memory: counters of tsih %u lost\n",
+				            sess->tsih);
+			}
+		}
+		for (i = 0; r != NULL && i < FTGT_SCSI_DEV_MAX_LUNS; i++) {
+			iscsi_lun_stats_add(&r->luns[i], &sess->lun_stats[i]);
 		}
 	}
 	pthread_mutex_unlock(&g_iscsi.lock);
@@ -84,6 +101,25 @@ iscsi_sess_free(struct iscsi_sess *sess)
 }
 
 /* ---- end of login: create or join a session ------------------------------------------- */
+
+bool
+iscsi_sess_reinstated_alive(const struct iscsi_conn *conn)
+{
+	const struct iscsi_sess *s, *sess = conn->sess;
+	bool alive = false;
+
+	pthread_mutex_lock(&g_iscsi.lock);
+	TAILQ_FOREACH (s, &g_iscsi.sessions, link) {
+		if (s != sess && !s->discovery && memcmp(s->isid, sess->isid, 6) == 0 &&
+		    strcmp(s->initiator_name, sess->initiator_name) == 0 &&
+		    strcasecmp(s->target_name, sess->target_name) == 0) {
+			alive = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g_iscsi.lock);
+	return alive;
+}
 
 /* A connection for an existing session (login with its TSIH, RFC 7143 6.3.1). Returns 0 or
  * a status detail of class "initiator error". Lock: management path, once per login. */
@@ -101,7 +137,8 @@ login_join(struct iscsi_conn *conn)
 		}
 	}
 	if (sess == NULL || sess->closing || sess->discovery || conn->discovery ||
-	    memcmp(sess->isid, conn->isid, 6) != 0 ||
+	    sess->tport.id != conn->pg_tag || sess->tgt != conn->tgt ||
+	    (conn->tgt != NULL && conn->tgt->deleting) || memcmp(sess->isid, conn->isid, 6) != 0 ||
 	    strcmp(sess->initiator_name, conn->initiator_name) != 0 ||
 	    strcasecmp(sess->target_name, conn->target_name) != 0) {
 		pthread_mutex_unlock(&g_iscsi.lock);
@@ -121,10 +158,6 @@ login_join(struct iscsi_conn *conn)
 	sess->pending_joins++;
 	conn->join_sess = sess;
 	conn->tsih = sess->tsih;
-	if (sess->tgt != NULL) {
-		sess->tgt->num_active_conns++;
-		conn->counted_in_tgt = true;
-	}
 	g_iscsi.stats.logins_ok++;
 	pthread_mutex_unlock(&g_iscsi.lock);
 	return 0;
@@ -174,6 +207,13 @@ iscsi_login_finish(struct iscsi_conn *conn, uint8_t *status_class)
 		free(sess);
 		return ISCSI_LOGIN_DETAIL_OUT_OF_RESOURCES;
 	}
+	if (conn->tgt != NULL && conn->tgt->deleting) {
+		/* Deleted while this login ran: the node is going away. */
+		pthread_mutex_unlock(&g_iscsi.lock);
+		free(sess);
+		*status_class = ISCSI_LOGIN_CLASS_INITIATOR_ERROR;
+		return ISCSI_LOGIN_DETAIL_NOT_FOUND;
+	}
 	/* Session reinstatement (RFC 7143 6.3.5): same initiator port (name + ISID) and
 	 * target: the old session and all its connections end. */
 	TAILQ_FOREACH (s, &g_iscsi.sessions, link) {
@@ -185,6 +225,8 @@ iscsi_login_finish(struct iscsi_conn *conn, uint8_t *status_class)
 			TAILQ_FOREACH (c, &s->conns, sess_link) {
 				iscsi_request_drop(c);
 			}
+			/* The final login response waits until its tasks are gone. */
+			conn->reinstating = true;
 		}
 	}
 	g_iscsi.num_sessions++;
@@ -194,8 +236,6 @@ iscsi_login_finish(struct iscsi_conn *conn, uint8_t *status_class)
 	}
 	conn->tsih = sess->tsih;
 	if (conn->tgt != NULL) {
-		conn->tgt->num_active_conns++;
-		conn->counted_in_tgt = true;
 		sess->dev = conn->tgt->dev;
 		memcpy(sess->lun_gone, conn->tgt->lun_removing, sizeof(sess->lun_gone));
 		sess->queue_depth = FTGT_MIN(conn->tgt->queue_depth, (uint32_t)CONN_MAX_TASKS);
@@ -251,12 +291,15 @@ conn_join_msg(void *ctx)
 		iscsi_conn_begin_exit(old);
 	}
 	conn->poller = ftgt_poller_register(iscsi_conn_poll, conn, 0, "iscsi_conn");
-	if (failed || conn->poller == NULL) {
+	if (conn->poller == NULL) {
 		iscsi_conn_begin_exit(conn);
-		if (conn->poller == NULL) {
-			iscsi_conn_try_destroy(conn);
-		}
+		iscsi_conn_try_destroy(conn);
 		return;
+	}
+	/* The final login response: success only now that it is in the session. */
+	iscsi_login_join_respond(conn, !failed);
+	if (failed) {
+		return; /* CLOSING: the response goes out, then the connection ends */
 	}
 	FTGT_INFOLOG("iscsi conn %llu: cid %u joined session tsih %u (%u connections)\n",
 	             (unsigned long long)conn->id, conn->cid, sess->tsih, sess->num_conns);
@@ -307,8 +350,9 @@ lun_added_on_thread(void *arg)
 		struct ftgt_scsi_lun *lun;
 
 		if (s->thread != me || s->dev == NULL || s->closing ||
-		    strcasecmp(s->target_name, ctx->name) != 0 || s->lun_ch[ctx->lun_id] != NULL) {
-			continue;
+		    strcasecmp(s->target_name, ctx->name) != 0 || s->lun_ch[ctx->lun_id] != NULL ||
+		    (s->tgt != NULL && s->tgt->lun_removing[ctx->lun_id])) {
+			continue; /* (a removal that started since: it stays gone) */
 		}
 		s->lun_gone[ctx->lun_id] = false; /* the id may have been removed before */
 		/* This thread owns the session: its channel table is ours to change. */
@@ -364,6 +408,9 @@ sess_lun_busy(const struct iscsi_sess *sess, uint32_t lun_id)
 	const struct iscsi_conn *c;
 	uint32_t i;
 
+	if (sess->lun_resets[lun_id] > 0) {
+		return true; /* a LUN reset on its channel is in flight */
+	}
 	TAILQ_FOREACH (c, &sess->conns, sess_link) {
 		for (i = 0; i < CONN_MAX_TASKS; i++) {
 			const struct iscsi_task *t = &c->tasks[i];

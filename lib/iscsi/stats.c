@@ -125,9 +125,29 @@ collect_on_thread(void *arg)
 	struct iscsi_conn *c;
 	struct iscsi_sess *s;
 	struct collect_tgt *ct;
+	struct iscsi_tgt_node *t;
+	struct iscsi_retired_stats *r;
 	uint32_t i;
 
 	pthread_mutex_lock(&g_iscsi.lock);
+	/* Sessions that ended on this thread: in the same locked walk as the live ones, as
+	 * a session ends on its thread (no double count, none missed). */
+	for (i = 0; i < ctx->ntgts; i++) {
+		uint32_t l;
+
+		t = iscsi_tgt_find(ctx->tgts[i].name);
+		if (t == NULL) {
+			continue;
+		}
+		TAILQ_FOREACH (r, &t->retired, link) {
+			if (r->thread != me) {
+				continue;
+			}
+			for (l = 0; l < FTGT_SCSI_DEV_MAX_LUNS; l++) {
+				iscsi_lun_stats_add(&ctx->tgts[i].luns[l], &r->luns[l]);
+			}
+		}
+	}
 	TAILQ_FOREACH (c, &g_iscsi.conns, link) {
 		if (c->thread != me ||
 		    (ctx->has_filter && strcasecmp(c->target_name, ctx->filter) != 0)) {
@@ -188,7 +208,6 @@ collect_done(void *arg)
 			}
 			for (l = 0; l < FTGT_SCSI_DEV_MAX_LUNS; l++) {
 				iscsi_lun_stats_add(&sum, &ctx->tgts[i].luns[l]);
-				iscsi_lun_stats_add(&sum, &t->retired[l]);
 			}
 			json_array_append_new(arr, lun_stats_json(&sum));
 			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "name",
@@ -229,7 +248,6 @@ collect_done(void *arg)
 				if (lun == NULL) {
 					continue;
 				}
-				iscsi_lun_stats_add(&sum, &t->retired[l]);
 				o = lun_stats_json(&sum);
 				json_object_set_new(o, "lun_id", json_integer(l));
 				json_object_set_new(o, "bdev_name",

@@ -77,7 +77,7 @@ iscsi_tgt_find(const char *name)
 	struct iscsi_tgt_node *t;
 
 	TAILQ_FOREACH (t, &g_iscsi.tgts, link) {
-		if (strcasecmp(t->name, name) == 0) {
+		if (!t->deleting && strcasecmp(t->name, name) == 0) {
 			return t;
 		}
 	}
@@ -273,6 +273,7 @@ struct tgt_remove_lun_ctx {
 	char name[ISCSI_MAX_NAME + 1];
 	uint32_t lun_id;
 	uint32_t tries;
+	bool persist; /* bdev hot remove: never give up (the bdev is gone), back off */
 	struct ftgt_poller *poller;
 	void (*done)(int rc, void *cb_arg);
 	void *cb_arg;
@@ -319,20 +320,27 @@ tgt_remove_lun_drained(uint32_t busy, void *arg)
 		tgt_remove_lun_finish(ctx, -ENOMEM);
 	} else if (busy == 0) {
 		tgt_remove_lun_finish(ctx, 0);
-	} else if (++ctx->tries > 3000) {
+	} else if (++ctx->tries > 3000 && !ctx->persist) {
 		tgt_remove_lun_finish(ctx, -EBUSY); /* 30 s */
 	} else {
-		ctx->poller =
-		        ftgt_poller_register(tgt_remove_lun_retry, ctx, 10000, "iscsi_lun_remove");
+		/* Every 10 ms for 30 s; then (hot remove only) every second. */
+		uint64_t period_us = ctx->tries > 3000 ? 1000000 : 10000;
+
+		if (ctx->tries % 3000 == 0) {
+			FTGT_WARNLOG("iscsi: %s: LUN %u: %u sessions still use it, waiting\n",
+			             ctx->name, ctx->lun_id, busy);
+		}
+		ctx->poller = ftgt_poller_register(tgt_remove_lun_retry, ctx, period_us,
+		                                   "iscsi_lun_remove");
 		if (ctx->poller == NULL) {
 			tgt_remove_lun_finish(ctx, -ENOMEM);
 		}
 	}
 }
 
-int
-iscsi_tgt_remove_lun(struct iscsi_tgt_node *t, uint32_t lun_id, void (*done)(int rc, void *cb_arg),
-                     void *cb_arg)
+static int
+tgt_remove_lun(struct iscsi_tgt_node *t, uint32_t lun_id, bool persist,
+               void (*done)(int rc, void *cb_arg), void *cb_arg)
 {
 	struct tgt_remove_lun_ctx *ctx;
 
@@ -348,6 +356,7 @@ iscsi_tgt_remove_lun(struct iscsi_tgt_node *t, uint32_t lun_id, void (*done)(int
 	}
 	snprintf(ctx->name, sizeof(ctx->name), "%s", t->name);
 	ctx->lun_id = lun_id;
+	ctx->persist = persist;
 	ctx->done = done;
 	ctx->cb_arg = cb_arg;
 	/* Sessions that log in from now on do not get the LUN. */
@@ -356,6 +365,13 @@ iscsi_tgt_remove_lun(struct iscsi_tgt_node *t, uint32_t lun_id, void (*done)(int
 	pthread_mutex_unlock(&g_iscsi.lock);
 	iscsi_sessions_lun_remove(ctx->name, ctx->lun_id, tgt_remove_lun_drained, ctx);
 	return 0;
+}
+
+int
+iscsi_tgt_remove_lun(struct iscsi_tgt_node *t, uint32_t lun_id, void (*done)(int rc, void *cb_arg),
+                     void *cb_arg)
+{
+	return tgt_remove_lun(t, lun_id, false, done, cb_arg);
 }
 
 struct hot_remove_ctx {
@@ -397,7 +413,7 @@ iscsi_tgt_lun_hot_removed(struct ftgt_scsi_dev *dev, uint32_t lun_id, void *cb_a
 	}
 	snprintf(ctx->name, sizeof(ctx->name), "%s", t->name);
 	ctx->lun_id = lun_id;
-	rc = iscsi_tgt_remove_lun(t, lun_id, tgt_hot_remove_done, ctx);
+	rc = tgt_remove_lun(t, lun_id, true, tgt_hot_remove_done, ctx);
 	if (rc != 0) {
 		/* -EBUSY: an RPC is removing it already; it closes the descriptor. */
 		if (rc != -EBUSY) {

@@ -69,11 +69,23 @@ iscsi_tmf_task_done(struct tmf_ctx *ctx)
 	free(ctx);
 }
 
+/* One LUN reset of a TMF: its LUN's channel counts busy (LUN removal) until it ends. */
+struct tmf_reset {
+	struct tmf_ctx *ctx;
+	uint32_t lun_id;
+};
+
 static void
 tmf_reset_done(void *arg, int rc)
 {
-	struct tmf_ctx *ctx = arg;
+	struct tmf_reset *r = arg;
+	struct tmf_ctx *ctx = r->ctx;
 
+	/* The connection (and so its session) stays until pending_tmfs drops to 0. */
+	if (ctx->conn->sess != NULL) {
+		ctx->conn->sess->lun_resets[r->lun_id]--;
+	}
+	free(r);
 	if (rc != 0) {
 		ctx->response = ISCSI_TMF_RSP_REJECTED;
 	}
@@ -160,6 +172,7 @@ iscsi_handle_tmf(struct iscsi_conn *conn, const struct iscsi_pdu_info *info)
 	struct iscsi_sess *sess = conn->sess;
 	struct ftgt_scsi_lun *lun = NULL;
 	struct tmf_ctx *ctx;
+	struct tmf_reset *reset;
 	uint32_t i;
 
 	if (!iscsi_cmd_sn_check_done(conn, info, ftgt_be32_to_cpu(t->cmd_sn))) {
@@ -186,12 +199,18 @@ iscsi_handle_tmf(struct iscsi_conn *conn, const struct iscsi_pdu_info *info)
 			}
 			task_abort(victim->conn, victim, ctx);
 			iscsi_tmf_task_done(ctx);
-		} else if (iscsi_sn_lt(ref_sn, sess->win.exp_cmd_sn)) {
-			/* Received and answered already (11.6.1): "task does not exist". */
-			send_tmf_rsp(conn, info->itt, ISCSI_TMF_RSP_NO_TASK);
-		} else {
-			/* Not received yet (RFC 7143 11.6.1): function complete. */
+		} else if (!iscsi_sn_lt(ref_sn, sess->win.exp_cmd_sn) &&
+		           !iscsi_sn_gt(ref_sn, sess->win.max_cmd_sn) &&
+		           iscsi_sn_lt(ref_sn, ftgt_be32_to_cpu(t->cmd_sn))) {
+			/* Not received yet, in the window and before this TMF (RFC 7143
+			 * 11.5.1 b): consider it received, so ExpCmdSN moves past it. */
+			if (iscsi_cmdsn_accept(&sess->win, ref_sn) == 0) {
+				iscsi_cmdsn_complete(&sess->win);
+			}
 			send_tmf_rsp(conn, info->itt, ISCSI_TMF_RSP_COMPLETE);
+		} else {
+			/* Answered already, or outside the window (11.5.1 c). */
+			send_tmf_rsp(conn, info->itt, ISCSI_TMF_RSP_NO_TASK);
 		}
 		return;
 	}
@@ -222,9 +241,10 @@ iscsi_handle_tmf(struct iscsi_conn *conn, const struct iscsi_pdu_info *info)
 			send_tmf_rsp(conn, info->itt, ISCSI_TMF_RSP_REJECTED);
 			return;
 		}
-		/* Our tasks' responses are suppressed; the SCSI layer's reset waits for the
-		 * I/O in flight and raises the unit attentions for the other nexuses. */
-		abort_sess_tasks(conn, func == ISCSI_TMF_LUN_RESET ? t->lun : NULL, -1, NULL);
+		/* Our tasks' responses are suppressed and the answer waits for their cpl_fn
+		 * (as for ABORT TASK SET); the SCSI layer's reset waits for the I/O in flight
+		 * and raises the unit attentions for the other nexuses. */
+		abort_sess_tasks(conn, func == ISCSI_TMF_LUN_RESET ? t->lun : NULL, -1, ctx);
 		for (i = 0; i < FTGT_SCSI_DEV_MAX_LUNS; i++) {
 			struct ftgt_scsi_lun *l = ftgt_scsi_dev_get_lun(sess->dev, i);
 
@@ -232,10 +252,20 @@ iscsi_handle_tmf(struct iscsi_conn *conn, const struct iscsi_pdu_info *info)
 			    (func == ISCSI_TMF_LUN_RESET && l != lun)) {
 				continue;
 			}
+			reset = calloc(1, sizeof(*reset));
+			if (reset == NULL) {
+				ctx->response = ISCSI_TMF_RSP_REJECTED;
+				continue;
+			}
+			reset->ctx = ctx;
+			reset->lun_id = i;
 			ctx->pending++;
+			sess->lun_resets[i]++;
 			if (ftgt_scsi_lun_reset(l, sess->lun_ch[i], &sess->iport, tmf_reset_done,
-			                        ctx) != 0) {
+			                        reset) != 0) {
 				ctx->pending--;
+				sess->lun_resets[i]--;
+				free(reset);
 				ctx->response = ISCSI_TMF_RSP_REJECTED;
 			}
 		}

@@ -406,7 +406,8 @@ ftgt_scsi_dev_nexus_lost(struct ftgt_scsi_dev *dev, const struct ftgt_scsi_port 
 			continue;
 		}
 		pthread_mutex_lock(&lun->lock);
-		if (lun->reserved && strcmp(lun->reserve_i_name, initiator->name) == 0) {
+		if (lun->reserved && strcmp(lun->reserve_i_name, initiator->name) == 0 &&
+		    lun->reserve_i_id == initiator->id) {
 			lun->reserved = false;
 		}
 		for (n = 0; n < (int)hwm; n++) {

@@ -189,6 +189,7 @@ scsi_reserve6(struct ftgt_scsi_task *task, bool reserve)
 		}
 		lun->reserved = true;
 		ftgt_strlcpy(lun->reserve_i_name, i_name(task), sizeof(lun->reserve_i_name));
+		lun->reserve_i_id = task->initiator_port != NULL ? task->initiator_port->id : 0;
 	} else if (lun->reserved && strcmp(lun->reserve_i_name, i_name(task)) == 0) {
 		lun->reserved = false;
 	}

@@ -74,6 +74,7 @@ struct ftgt_scsi_lun {
 	/* SPC-2 RESERVE(6)/(10) holder. */
 	bool reserved;
 	char reserve_i_name[FTGT_SCSI_PORT_MAX_NAME + 1];
+	uint64_t reserve_i_id; /* initiator_port->id of the last RESERVE (nexus loss) */
 
 	/* SPC-4 5.12 persistent reservations. */
 	uint32_t pr_generation;

@@ -917,5 +917,269 @@ def bdev_hot_remove_under_lun():
         assert "hot remove" not in d.stderr, d.stderr
 
 
+
+def tmf_pdu(itt, func, ref_itt, cmd_sn, exp_stat_sn, ref_cmd_sn):
+    t = bytearray(48)
+    t[0] = 0x02 | 0x40                  # immediate TMF request
+    t[1] = 0x80 | func
+    struct.pack_into(">I", t, 16, itt)
+    struct.pack_into(">I", t, 20, ref_itt)
+    struct.pack_into(">I", t, 24, cmd_sn)
+    struct.pack_into(">I", t, 28, exp_stat_sn)
+    struct.pack_into(">I", t, 32, ref_cmd_sn)
+    return bytes(t)
+
+
+@test
+def abort_task_of_lost_command_closes_cmdsn_gap():
+    """RFC 7143 11.5.1 b/c: ABORT TASK of a CmdSN never received, inside the window and
+    below the TMF's own, counts it received (ExpCmdSN moves on); outside: no task."""
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        setup_target(d, port)
+        a = RawConn(port)
+        a.read10(10, 2)                     # CmdSN 1 is lost on the way
+        status, _, bhs = a.wait_status(10)
+        assert status == 0
+        assert struct.unpack_from(">I", bhs, 28)[0] == 1, "ExpCmdSN moved over a hole"
+        a.send(tmf_pdu(77, 1, 9, 3, a.exp_stat_sn, 1))
+        bhs, _ = a.wait_opcode(0x22)
+        assert bhs[2] == 0, "TMF response %d" % bhs[2]
+        assert struct.unpack_from(">I", bhs, 28)[0] == 3, \
+            "ExpCmdSN %d" % struct.unpack_from(">I", bhs, 28)[0]
+        a.send(tmf_pdu(78, 1, 9, 3, a.exp_stat_sn, 100000))
+        bhs, _ = a.wait_opcode(0x22)
+        assert bhs[2] == 1, "RefCmdSN outside the window: response %d" % bhs[2]
+        a.read10(11, 3)
+        status, _, bhs = a.wait_status(11)
+        assert status == 0 and struct.unpack_from(">I", bhs, 28)[0] == 4
+        assert d.rpc("iscsi_get_sessions")[0]["exp_cmd_sn"] == 4
+        a.close()
+        assert no_connections(d)
+
+
+@test
+def closing_connection_of_silent_initiator_ends():
+    """A logout with reads queued to an initiator that stops reading: the connection,
+    its tasks and its session end after the CLOSING deadline."""
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        setup_target(d, port)
+        a = RawConn(port)
+        a.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        for i in range(20):
+            a.read10(100 + i, 1 + i, lba=0, blocks=2048)
+        time.sleep(1)
+        bhs = bytearray(48)
+        bhs[0] = 0x46 | 0x40
+        bhs[1] = 0x80
+        struct.pack_into(">I", bhs, 16, 999)
+        struct.pack_into(">I", bhs, 24, 21)
+        a.send(bytes(bhs))
+        assert wait_until(lambda: d.rpc("iscsi_get_connections") == [] and
+                          d.rpc("iscsi_get_stats")["sessions"] == 0, 15), \
+            d.rpc("iscsi_get_connections")
+        a.close()
+
+
+@test
+def delete_target_node_during_login():
+    """Deleting a target node while a connection is mid-login: the login fails or the
+    connection is dropped; nothing uses the freed node (ASan build: no error)."""
+    import threading
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        setup_target(d, port)
+        for i in range(4):
+            if i > 0:
+                d.rpc("iscsi_create_target_node", name=IQN,
+                      pg_ig_maps=[{"pg_tag": 1, "ig_tag": 1}],
+                      luns=[{"bdev_name": "M0", "lun_id": 0}], queue_depth=32)
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            res = {}
+
+            def delete():
+                res["r"] = d.rpc("iscsi_delete_target_node", name=IQN)
+            sec = ("InitiatorName=%s\0TargetName=%s\0SessionType=Normal\0AuthMethod=None\0"
+                   % (RAW_INITIATOR, IQN)).encode()
+            if i % 2 == 0:
+                s.sendall(text_pdu(0x43, 0x80 | 1, 1, sec))
+                bhs, _ = recv_pdu(s)
+                assert bhs[36] == 0, (bhs[36], bhs[37])
+                th = threading.Thread(target=delete)
+                th.start()
+            else:
+                th = threading.Thread(target=delete)
+                th.start()
+                time.sleep(0.002 * i)
+                s.sendall(text_pdu(0x43, 0x80 | 1, 1, sec))
+                bhs, _ = recv_pdu(s)
+            op = b"ImmediateData=Yes\0InitialR2T=Yes\0MaxRecvDataSegmentLength=65536\0"
+            exp = struct.unpack_from(">I", bhs, 24)[0] + 1
+            if bhs[36] == 0:
+                try:
+                    s.sendall(text_pdu(0x43, 0x80 | (1 << 2) | 3, 1, op, exp_stat_sn=exp))
+                    bhs, _ = recv_pdu(s)
+                    # Logged in before the delete: then the delete drops it.
+                    assert bhs[0] == 0x23
+                    assert bhs[36] != 0 or closed_by_target(s, 10), "not dropped"
+                except (OSError, EOFError):
+                    pass
+            th.join(15)
+            assert res.get("r") is True, res
+            s.close()
+            assert d.rpc("iscsi_get_target_nodes") == []
+        assert no_connections(d)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+@test
+def nop_flood_without_reading_is_bounded():
+    """An initiator that sends NOP-Outs with data and never reads the NOP-Ins: the
+    target stops reading (backpressure) instead of growing its memory."""
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        setup_target(d, port)
+        a = RawConn(port)
+        a.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        before = rss_kib(d.proc.pid)
+        data = b"x" * 65536
+        bhs = bytearray(48)
+        bhs[0] = 0x40 | 0x40
+        bhs[1] = 0x80
+        bhs[5:8] = len(data).to_bytes(3, "big")
+        struct.pack_into(">I", bhs, 20, 0xffffffff)
+        struct.pack_into(">I", bhs, 24, 1)
+        a.s.settimeout(3)
+        sent = 0
+        try:
+            for i in range(6000):
+                struct.pack_into(">I", bhs, 16, i + 10)
+                a.send(bytes(bhs) + data)
+                sent += 1
+        except socket.timeout:
+            pass
+        time.sleep(0.5)
+        grown = rss_kib(d.proc.pid) - before
+        assert sent < 6000, "the target read all 6000 NOP-Outs (%d KiB more RSS)" % grown
+        assert grown < 96 * 1024, "RSS grew by %d KiB" % grown
+        a.close()
+        assert no_connections(d)
+
+
+@test
+def join_needs_same_portal_group_and_gets_session_window():
+    """A connection joining a session: refused through another portal group; through
+    the same one, its final login response carries the session's CmdSN window."""
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port, port2 = free_port(), free_port()
+        d.rpc("bdev_malloc_create", name="M0", num_blocks=4096, block_size=512)
+        d.rpc("iscsi_create_portal_group", tag=1,
+              portals=[{"host": "127.0.0.1", "port": str(port)}])
+        d.rpc("iscsi_create_portal_group", tag=2,
+              portals=[{"host": "127.0.0.1", "port": str(port2)}])
+        d.rpc("iscsi_create_initiator_group", tag=1, initiators=["ANY"],
+              netmasks=["127.0.0.0/8"])
+        d.rpc("iscsi_create_target_node", name=IQN,
+              pg_ig_maps=[{"pg_tag": 1, "ig_tag": 1}, {"pg_tag": 2, "ig_tag": 1}],
+              luns=[{"bdev_name": "M0", "lun_id": 0}], queue_depth=32)
+        a = RawConn(port, cid=0)
+        assert a.status == (0, 0), a.status
+        a.nop(0x10, 1)
+        max_cmd_sn = struct.unpack_from(">I", a.nop(0x11, 2), 32)[0]
+        c = RawConn(port2, tsih=a.tsih, cid=1, cmd_sn=3)
+        assert c.status == (2, 0x0a), "join through another portal group: %s" % (c.status,)
+        c.close()
+        b = RawConn(port, tsih=a.tsih, cid=1, cmd_sn=3)
+        assert b.status == (0, 0), b.status
+        assert b.tsih == a.tsih
+        assert b.max_cmd_sn == max_cmd_sn, "joined with MaxCmdSN %d, session's %d" % (
+            b.max_cmd_sn, max_cmd_sn)
+        b.nop(0x13, 3)
+        b.nop(0x14, 4)
+        a.close()
+        b.close()
+        assert no_connections(d)
+
+
+@test
+def lun_reset_with_read_in_flight_then_remove_lun():
+    """LUN RESET with a read held in a delay bdev: "function complete", no response for
+    the aborted read, I/O goes on; then removing the LUN is not held by the reset."""
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        d.rpc("bdev_malloc_create", name="M0", num_blocks=4096, block_size=512)
+        d.rpc("bdev_malloc_create", name="M1", num_blocks=4096, block_size=512)
+        d.rpc("bdev_delay_create", name="D0", base_bdev_name="M0", avg_read_latency=3000000,
+              p99_read_latency=3000000, avg_write_latency=0, p99_write_latency=0)
+        d.rpc("iscsi_create_portal_group", tag=1,
+              portals=[{"host": "127.0.0.1", "port": str(port)}])
+        d.rpc("iscsi_create_initiator_group", tag=1, initiators=["ANY"],
+              netmasks=["127.0.0.0/8"])
+        d.rpc("iscsi_create_target_node", name=IQN, pg_ig_maps=[{"pg_tag": 1, "ig_tag": 1}],
+              luns=[{"bdev_name": "D0", "lun_id": 0}, {"bdev_name": "M1", "lun_id": 1}])
+        a = RawConn(port)
+        a.read10(0x50, 1)
+        time.sleep(0.2)
+        t0 = time.time()
+        a.send(tmf_pdu(0x51, 5, 0xffffffff, 2, a.exp_stat_sn, 0))
+        bhs, _ = a.wait_opcode(0x22, 10)
+        assert struct.unpack_from(">I", bhs, 16)[0] == 0x51
+        assert bhs[2] == 0, "TMF response %d" % bhs[2]
+        assert time.time() - t0 < 2.5, "LUN RESET waited for the held read"
+        assert not any(struct.unpack_from(">I", b, 16)[0] == 0x50 for b, _ in a.other)
+        a.read10(0x52, 2, lun=1)
+        status, _, _ = a.wait_status(0x52)
+        assert status == 0, status
+        t1 = time.time()
+        d.rpc("iscsi_target_node_remove_lun", name=IQN, lun_id=0)
+        assert time.time() - t1 < 5, "LUN removal held after the reset"
+        a.close()
+        assert no_connections(d)
+
+
+@test
+def session_reinstatement_waits_for_old_session():
+    """Session reinstatement with a read of the old session held in a delay bdev: the new
+    session's login succeeds only once the old session (and its task) is gone."""
+    with Daemon(cpumask="0x3") as d:
+        need_iscsi(d)
+        port = free_port()
+        d.rpc("bdev_malloc_create", name="M0", num_blocks=4096, block_size=512)
+        d.rpc("bdev_delay_create", name="D0", base_bdev_name="M0", avg_read_latency=1000000,
+              p99_read_latency=1000000, avg_write_latency=0, p99_write_latency=0)
+        d.rpc("iscsi_create_portal_group", tag=1,
+              portals=[{"host": "127.0.0.1", "port": str(port)}])
+        d.rpc("iscsi_create_initiator_group", tag=1, initiators=["ANY"],
+              netmasks=["127.0.0.0/8"])
+        d.rpc("iscsi_create_target_node", name=IQN, pg_ig_maps=[{"pg_tag": 1, "ig_tag": 1}],
+              luns=[{"bdev_name": "D0", "lun_id": 0}])
+        a = RawConn(port)
+        a.read10(0x50, 1)
+        time.sleep(0.2)
+        b = RawConn(port)                   # same ISID and names: reinstates a's session
+        assert b.status == (0, 0), b.status
+        sessions = d.rpc("iscsi_get_sessions")
+        assert [s["tsih"] for s in sessions] == [b.tsih], sessions
+        b.read10(0x51, 1)
+        status, data, _ = b.wait_status(0x51)
+        assert status == 0 and len(data) == 512
+        a.close()
+        b.close()
+        assert no_connections(d)
+
 if __name__ == "__main__":
     run_tests()

@@ -226,6 +226,26 @@ test_spc2_reserve(void)
 	CU_ASSERT_EQUAL(io(&g_iport, SCSI_OP_WRITE_10), SCSI_STATUS_GOOD);
 }
 
+/* A reinstated session: a new port (id) with the same name takes the reservation; the
+ * old port's nexus loss, which may come after, must not drop it. */
+static void
+test_spc2_reserve_reinstated(void)
+{
+	struct ftgt_scsi_port old = {.id = 21};
+	struct ftgt_scsi_task t;
+	uint8_t cdb[16] = {SCSI_OP_RESERVE_6};
+
+	memcpy(old.name, g_iport.name, sizeof(old.name));
+	ut_run_port(&t, &old, cdb, 6, FTGT_SCSI_DIR_NONE, NULL, 0);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	ut_run_port(&t, &g_iport, cdb, 6, FTGT_SCSI_DIR_NONE, NULL, 0);
+	CU_ASSERT_EQUAL(t.status, SCSI_STATUS_GOOD);
+	ftgt_scsi_dev_nexus_lost(g_dev, &old);
+	CU_ASSERT_EQUAL(io(&g_iport2, SCSI_OP_READ_10), SCSI_STATUS_RESERVATION_CONFLICT);
+	ftgt_scsi_dev_nexus_lost(g_dev, &g_iport);
+	CU_ASSERT_EQUAL(io(&g_iport2, SCSI_OP_READ_10), SCSI_STATUS_GOOD);
+}
+
 static struct ftgt_scsi_port g_iport3 = {.id = 9, .name = "iqn.2000-01.com.ut:i3,i,0x3"};
 
 static void
@@ -316,6 +336,7 @@ add_tests(CU_pSuite s)
 	CU_ADD_TEST(s, test_exclusive_access_and_preempt);
 	CU_ADD_TEST(s, test_all_regs_and_clear);
 	CU_ADD_TEST(s, test_spc2_reserve);
+	CU_ADD_TEST(s, test_spc2_reserve_reinstated);
 	CU_ADD_TEST(s, test_pr_unit_attentions);
 }
 
