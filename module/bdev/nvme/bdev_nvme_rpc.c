@@ -179,8 +179,12 @@ detach_done(void *arg, int rc)
 	ftgt_rpc_send_bool(req, true);
 }
 
+/* detach and reset: decode "name", call fn; done answers true or the error. */
 static void
-rpc_bdev_nvme_detach_controller(struct ftgt_rpc_request *req, const json_t *params)
+rpc_ctrlr_call(struct ftgt_rpc_request *req, const json_t *params,
+               int (*fn)(const char *name, bdev_nvme_detach_cb cb_fn, void *cb_arg, char *err,
+                         size_t err_len),
+               bdev_nvme_detach_cb done)
 {
 	struct rpc_name r = {0};
 	char err[256];
@@ -190,11 +194,17 @@ rpc_bdev_nvme_detach_controller(struct ftgt_rpc_request *req, const json_t *para
 	                              &r)) {
 		return;
 	}
-	rc = bdev_nvme_detach_controller(r.name, detach_done, req, err, sizeof(err));
+	rc = fn(r.name, done, req, err, sizeof(err));
 	if (rc != 0) {
 		ftgt_rpc_send_error(req, rc, "%s", err);
 	}
 	ftgt_rpc_decode_free(rpc_name_fields, FTGT_COUNTOF(rpc_name_fields), &r);
+}
+
+static void
+rpc_bdev_nvme_detach_controller(struct ftgt_rpc_request *req, const json_t *params)
+{
+	rpc_ctrlr_call(req, params, bdev_nvme_detach_controller, detach_done);
 }
 FTGT_RPC_REGISTER("bdev_nvme_detach_controller", rpc_bdev_nvme_detach_controller)
 
@@ -232,18 +242,6 @@ reset_done(void *arg, int rc)
 static void
 rpc_bdev_nvme_reset_controller(struct ftgt_rpc_request *req, const json_t *params)
 {
-	struct rpc_name r = {0};
-	char err[256];
-	int rc;
-
-	if (!ftgt_rpc_decode_or_error(req, params, rpc_name_fields, FTGT_COUNTOF(rpc_name_fields),
-	                              &r)) {
-		return;
-	}
-	rc = bdev_nvme_reset_controller(r.name, reset_done, req, err, sizeof(err));
-	if (rc != 0) {
-		ftgt_rpc_send_error(req, rc, "%s", err);
-	}
-	ftgt_rpc_decode_free(rpc_name_fields, FTGT_COUNTOF(rpc_name_fields), &r);
+	rpc_ctrlr_call(req, params, bdev_nvme_reset_controller, reset_done);
 }
 FTGT_RPC_REGISTER("bdev_nvme_reset_controller", rpc_bdev_nvme_reset_controller)
